@@ -1,0 +1,143 @@
+"""The default composer: no LLM, the answer is the passages' own sentences that answer best.
+
+Every sentence of the retrieved passages is scored by
+
+* how much of the question it covers — IDF-weighted share of the question's stems and
+  cross-script keys (names and numbers carry across languages);
+* its embedding similarity to the question;
+* the rank of its passage (retrieval already judged the passage as a whole).
+
+The best sentences (up to ``max_sentences``, each close enough to the best and adding
+something new) are kept in reading order and marked with their passage's number. When even
+the best sentence is weak, the composer abstains in the question's language.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from assistant.compose.base import ABSTAIN, Draft
+from assistant.ingest.chunk import split_sentences
+from assistant.ingest.clean import is_heading
+from assistant.lexical import analyze, coverage
+from assistant.records import Passage
+
+
+@dataclass
+class _Sentence:
+    passage: int  # 0-based passage index
+    start: int  # offsets in the passage text
+    end: int
+    text: str
+    terms: set[str]
+    lexical: float = 0.0
+    dense: float = 0.0
+    score: float = 0.0
+
+
+@dataclass(frozen=True)
+class Weights:
+    """How the sentence score is made; the defaults were tuned on evals/questions.jsonl."""
+
+    lexical: float = 0.55
+    dense: float = 0.30
+    rank: float = 0.15
+    keep_ratio: float = 0.8  # a further sentence must score this share of the best one
+    min_chars: int = 25
+
+
+class ExtractiveComposer:
+    name = "extractive"
+
+    def __init__(self, searcher, max_sentences: int = 3, abstain_threshold: float = 0.3,
+                 weights: Weights | None = None) -> None:
+        self.searcher = searcher
+        self.max_sentences = max_sentences
+        self.abstain_threshold = abstain_threshold
+        self.weights = weights or Weights()
+
+    def _sentences(self, passages: list[Passage]) -> list[_Sentence]:
+        out = []
+        for i, p in enumerate(passages):
+            for start, end in split_sentences(p.text):
+                text = p.text[start:end]
+                if len(text) < self.weights.min_chars or is_heading(text):
+                    continue
+                out.append(_Sentence(i, start, end, text, set(analyze(text))))
+        return out
+
+    def score(self, question: str, passages: list[Passage]) -> list[_Sentence]:
+        """All candidate sentences, scored, best first."""
+        sentences = self._sentences(passages)
+        if not sentences:
+            return []
+        terms = list(dict.fromkeys(analyze(question)))
+        weight = {t: self.searcher.lexical.weight(t) for t in terms}
+        embedder = self.searcher.embedder
+        q = embedder.embed_queries([question])[0]
+        vecs = embedder.embed_passages([s.text for s in sentences])
+        dense = vecs @ q
+        w = self.weights
+        for s, d in zip(sentences, dense, strict=True):
+            s.lexical = coverage(terms, s.terms, weight)
+            s.dense = float(max(d, 0.0))
+            s.score = w.lexical * s.lexical + w.dense * s.dense + w.rank / (1 + s.passage)
+        return sorted(sentences, key=lambda s: -s.score)
+
+    def confidence(self, question: str, ranked: list[_Sentence]) -> float:
+        """Evidence strength in 0..1: the best sentence's question coverage and similarity."""
+        if not ranked:
+            return 0.0
+        best = ranked[0]
+        return round(0.6 * max(s.lexical for s in ranked[:5]) + 0.4 * best.dense, 4)
+
+    def select(self, ranked: list[_Sentence]) -> list[_Sentence]:
+        chosen: list[_Sentence] = []
+        covered: set[str] = set()
+        for s in ranked:
+            if len(chosen) >= self.max_sentences:
+                break
+            if chosen and s.score < self.weights.keep_ratio * chosen[0].score:
+                break
+            if chosen and s.terms <= covered:
+                continue  # repeats what is already said
+            chosen.append(s)
+            covered |= s.terms
+        return sorted(chosen, key=lambda s: (s.passage, s.start))
+
+    def compose(self, question: str, passages: list[Passage], language: str) -> Draft:
+        draft = None
+        for item in self.stream(question, passages, language):
+            if isinstance(item, Draft):
+                draft = item
+        assert draft is not None
+        return draft
+
+    def stream(self, question: str, passages: list[Passage], language: str) -> Iterator[str | Draft]:
+        ranked = self.score(question, passages)
+        confidence = self.confidence(question, ranked)
+        if not ranked or confidence < self.abstain_threshold:
+            text = ABSTAIN.get(language, ABSTAIN["en"])
+            yield text
+            yield Draft(text, abstained=True, confidence=confidence, composer=self.name)
+            return
+        parts: list[str] = []
+        highlights: dict[int, list[tuple[int, int]]] = {}
+        for s in self.select(ranked):
+            p = passages[s.passage]
+            piece = f"{s.text} [{s.passage + 1}]"
+            if parts:
+                piece = " " + piece
+            parts.append(piece)
+            highlights.setdefault(s.passage + 1, []).append((p.start + s.start, p.start + s.end))
+            yield piece
+        yield Draft("".join(parts), abstained=False, confidence=confidence, composer=self.name,
+                    highlights=highlights)
+
+
+def best_sentence_scores(composer: ExtractiveComposer, question: str, passages: list[Passage]) -> np.ndarray:
+    """Scores of the ranked sentences (for tuning and diagnostics)."""
+    return np.array([s.score for s in composer.score(question, passages)])

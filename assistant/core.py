@@ -1,0 +1,306 @@
+"""``Assistant``: one corpus, one index, one embedding model — and the shared default one.
+
+>>> from assistant import Assistant                              # doctest: +SKIP
+>>> bot = Assistant("my_articles/", "my_index/")                   # doctest: +SKIP
+>>> bot.answer("Where is Khorgos?").citations[0].source            # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import shutil
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from assistant import indexer, store
+from assistant.chain import build_chain, stream_answer
+from assistant.compose import make_composer
+from assistant.embed import Embedder, load_embedder
+from assistant.errors import CorpusError, IndexCorruptError, UsageError
+from assistant.ingest.language import detect_language
+from assistant.ingest.load import SUPPORTED
+from assistant.records import Answer, IndexReport, Passage, Status
+from assistant.retrieve import HybridRetriever, Searcher
+from assistant.settings import Settings, load_settings
+
+log = logging.getLogger(__name__)
+
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u2028-\u202e\ufeff]")
+FOLLOW_UP = re.compile(
+    r"^(and|but|also|what about|how about|then|а|и|но|также|ещё|еще|а как|что насчёт|что насчет)\b"
+    r"|\b(there|it|they|them|this|that|these|those|его|её|ее|их|там|этом|этого|эти|этих|он|она|они)\b",
+    re.IGNORECASE,
+)
+
+
+def check_question(question: object, max_chars: int) -> tuple[str, tuple[str, ...]]:
+    """The question, tidied, and warnings about what was tidied; :class:`UsageError` if unusable."""
+    if not isinstance(question, str):
+        raise UsageError(f"the question must be text, not {type(question).__name__}")
+    warnings: list[str] = []
+    cleaned, n = CONTROL.subn(" ", question)
+    if n:
+        warnings.append(f"removed {n} control character(s) from the question")
+    cleaned = re.sub(r"\s+", " ", cleaned).strip()
+    if not cleaned:
+        raise UsageError("the question is empty: type a question in Russian or English")
+    if len(cleaned) > max_chars:
+        raise UsageError(
+            f"the question is {len(cleaned):,} characters long; the limit is {max_chars:,} "
+            "(ASSISTANT_MAX_QUESTION_CHARS): ask something shorter"
+        )
+    return cleaned, tuple(warnings)
+
+
+def retrieval_query(question: str, history: Sequence[str] | None) -> str:
+    """Fold the previous question into a follow-up's retrieval query (no LLM needed).
+
+    >>> retrieval_query("And how many American companies work there?", ["How much has Japan invested in Kazakhstan?"])
+    'How much has Japan invested in Kazakhstan? And how many American companies work there?'
+    >>> retrieval_query("Who is Rysmambetov?", ["Where is Khorgos?"])
+    'Who is Rysmambetov?'
+    """
+    previous = [h for h in (history or []) if h and h.strip()]
+    if not previous or not (FOLLOW_UP.search(question) or len(question.split()) <= 4):
+        return question
+    return f"{previous[-1].strip()} {question}"
+
+
+class Assistant:
+    """Question answering over one corpus folder, with its index in one index folder."""
+
+    def __init__(self, corpus_dir: str | Path | None = None, index_dir: str | Path | None = None,
+                 settings: Settings | None = None) -> None:
+        base = settings or load_settings()
+        updates = {}
+        if corpus_dir is not None:
+            updates["corpus_dir"] = Path(corpus_dir).expanduser()
+        if index_dir is not None:
+            updates["index_dir"] = Path(index_dir).expanduser()
+        self.settings = base.model_copy(update=updates) if updates else base
+        self._lock = threading.RLock()
+        self._embedder: Embedder | None = None
+        self._searcher: Searcher | None = None
+        self._composer = None
+        self.last_report: IndexReport | None = None
+        self.warnings: list[str] = []
+
+    # --- lifecycle -------------------------------------------------------------------------
+    @property
+    def corpus_dir(self) -> Path:
+        return self.settings.corpus_dir
+
+    @property
+    def index_dir(self) -> Path:
+        return self.settings.index_dir
+
+    @property
+    def embedder(self) -> Embedder:
+        with self._lock:
+            if self._embedder is None:
+                self._embedder = load_embedder(self.settings)
+            return self._embedder
+
+    def index(self, progress: indexer.Progress | None = None, force: bool = False) -> IndexReport:
+        """Build or update the index from the corpus folder (incremental)."""
+        with self._lock:
+            saved, report = indexer.sync(self.corpus_dir, self.index_dir, self.embedder, self.settings,
+                                         progress=progress, force=force)
+            self._use(saved)
+            self.last_report = report
+            if report.rebuilt_reason:
+                self.warnings.append(report.rebuilt_reason)
+            return report
+
+    def _use(self, saved: store.StoredIndex) -> None:
+        s = self.settings
+        self._searcher = Searcher(saved, self.embedder, candidates=s.candidates, rrf_k=s.rrf_k,
+                                  dense_weight=s.dense_weight, lexical_weight=s.lexical_weight,
+                                  dedup_threshold=s.dedup_threshold)
+        self._composer = None
+
+    def searcher(self) -> Searcher:
+        """The loaded index, built or updated first if needed."""
+        with self._lock:
+            if self._searcher is not None:
+                return self._searcher
+            try:
+                saved = store.load(self.index_dir)
+            except IndexCorruptError as exc:
+                log.warning("index in %s unusable (%s): rebuilding from the corpus", self.index_dir, exc)
+                saved = None
+            fingerprint = saved.manifest.get("model", {}).get("fingerprint") if saved else None
+            if saved is not None and fingerprint == self.embedder.fingerprint:
+                if not self.corpus_dir.is_dir():
+                    self.warnings.append(f"corpus folder {self.corpus_dir} is missing: answering from the index")
+                    self._use(saved)
+                elif indexer.corpus_unchanged(self.corpus_dir, saved, self.settings):
+                    self._use(saved)
+            if self._searcher is None:
+                self.index()
+            assert self._searcher is not None
+            return self._searcher
+
+    @property
+    def composer(self):
+        with self._lock:
+            searcher = self.searcher()
+            if self._composer is None:
+                self._composer = make_composer(self.settings, searcher)
+            return self._composer
+
+    # --- asking ----------------------------------------------------------------------------
+    def retrieve(self, question: str, k: int | None = None, mode: str = "hybrid") -> list[Passage]:
+        """The ``k`` best passages for ``question``, best first."""
+        q, _ = check_question(question, self.settings.max_question_chars)
+        if mode not in ("hybrid", "dense", "lexical"):
+            raise UsageError(f"unknown retrieval mode {mode!r}: use hybrid, dense or lexical")
+        return self.searcher().search(q, k=self._k(k), mode=mode)
+
+    def answer(self, question: str, k: int | None = None, history: Sequence[str] | None = None) -> Answer:
+        """A cited answer to ``question`` (``history``: earlier questions of the conversation)."""
+        q, warnings = check_question(question, self.settings.max_question_chars)
+        query = self._query(q, history)
+        chain = build_chain(HybridRetriever(searcher=self.searcher(), k=self._k(k)), self.composer)
+        result = chain.invoke({"question": q, "query": query, "language": detect_language(q),
+                               "warnings": warnings})
+        return self._with_warnings(result)
+
+    def stream(self, question: str, k: int | None = None, history: Sequence[str] | None = None
+               ) -> Iterator[str | Answer]:
+        """Text deltas of the answer as it is written, then the finished :class:`Answer`."""
+        q, warnings = check_question(question, self.settings.max_question_chars)
+        passages = self.searcher().search(self._query(q, history), k=self._k(k))
+        for item in stream_answer(q, detect_language(q), passages, self.composer, warnings):
+            yield self._with_warnings(item) if isinstance(item, Answer) else item
+
+    def _query(self, question: str, history: Sequence[str] | None) -> str:
+        return getattr(self.composer, "rewrite", retrieval_query)(question, history)
+
+    def _k(self, k: int | None) -> int:
+        if k is None:
+            return self.settings.top_k
+        if not isinstance(k, int) or not 1 <= k <= 50:
+            raise UsageError("k must be a whole number from 1 to 50")
+        return k
+
+    def _with_warnings(self, result: Answer) -> Answer:
+        extra = tuple(w for w in self.warnings if w not in result.warnings)
+        return replace(result, warnings=result.warnings + extra) if extra else result
+
+    # --- what is there ---------------------------------------------------------------------
+    def status(self) -> Status:
+        searcher = self.searcher()
+        info = self.embedder.info
+        warnings = list(self.warnings)
+        if info.fallback or not info.multilingual:
+            warnings.insert(0, "full cross-lingual retrieval needs the multilingual model "
+                               f"({self.settings.embedding_model}); see README 'Using the multilingual model'")
+        return Status(model=info, documents=len(searcher.index.documents), passages=len(searcher.passages),
+                      composer=getattr(self.composer, "description", self.composer.name),
+                      corpus_dir=str(self.corpus_dir), index_dir=str(self.index_dir), warnings=tuple(warnings))
+
+    def documents(self) -> dict[str, str]:
+        """Indexed documents: source → title."""
+        return {s: d.title for s, d in self.searcher().index.documents.items()}
+
+    def document_text(self, source: str) -> str:
+        """The cleaned text of a document: what citation offsets point into."""
+        docs = self.searcher().index.documents
+        if source not in docs:
+            raise UsageError(f"no document {source!r} in the index")
+        return docs[source].text
+
+    # --- adding documents ------------------------------------------------------------------
+    def add_files(self, paths: Sequence[str | Path], progress: indexer.Progress | None = None,
+                  subfolder: str = "uploads") -> tuple[IndexReport, list[str]]:
+        """Copy files into the corpus folder (names sanitised, duplicates by content skipped)
+        and update the index. Returns the index report and one message per file."""
+        target = self.corpus_dir / subfolder
+        target.mkdir(parents=True, exist_ok=True)
+        known = {hashlib.sha256(p.read_bytes()).hexdigest(): p.name
+                 for p in self.corpus_dir.rglob("*") if p.is_file() and p.suffix.lower() in SUPPORTED}
+        messages = []
+        limit = int(self.settings.max_upload_mb * 1_000_000)
+        for raw in paths:
+            path = Path(raw)
+            name = safe_name(path.name)
+            if path.suffix.lower() not in SUPPORTED:
+                messages.append(f"{path.name}: not added — only {', '.join(SUPPORTED)} files are accepted")
+                continue
+            if not path.is_file():
+                messages.append(f"{path.name}: not added — file not found")
+                continue
+            if path.stat().st_size > limit:
+                messages.append(f"{path.name}: not added — larger than {self.settings.max_upload_mb:g} MB")
+                continue
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            if digest in known:
+                messages.append(f"{path.name}: already in the corpus as {known[digest]}")
+                continue
+            dest = _free_path(target / name)
+            shutil.copyfile(path, dest)
+            known[digest] = dest.name
+            messages.append(f"{path.name}: added as {dest.relative_to(self.corpus_dir).as_posix()}")
+        try:
+            report = self.index(progress=progress)
+        except CorpusError:
+            raise
+        for skipped in report.skipped:
+            messages.append(f"skipped {skipped}")
+        return report, messages
+
+
+def safe_name(name: str) -> str:
+    """A file name with no path, no leading dots and only safe characters.
+
+    >>> safe_name("../../etc/pass wd.txt")
+    'pass_wd.txt'
+    """
+    base = Path(name.replace("\\", "/")).name
+    base = re.sub(r"[^\w.\-]+", "_", base, flags=re.UNICODE).lstrip(".") or "upload"
+    return base[:120]
+
+
+def _free_path(path: Path) -> Path:
+    if not path.exists():
+        return path
+    for i in range(2, 10_000):
+        candidate = path.with_name(f"{path.stem}-{i}{path.suffix}")
+        if not candidate.exists():
+            return candidate
+    raise UsageError(f"too many files named {path.name}")
+
+
+_default: Assistant | None = None
+_default_lock = threading.Lock()
+
+
+def default_assistant() -> Assistant:
+    """The shared assistant over the default corpus (settings from the environment)."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = Assistant()
+        return _default
+
+
+def reset_default() -> None:
+    """Forget the shared assistant (tests, or after changing ``ASSISTANT_*`` variables)."""
+    global _default
+    with _default_lock:
+        _default = None
+
+
+def answer(question: str, k: int | None = None, history: Sequence[str] | None = None) -> Answer:
+    """A cited answer from the default corpus. See :meth:`Assistant.answer`."""
+    return default_assistant().answer(question, k=k, history=history)
+
+
+def retrieve(question: str, k: int = 5) -> list[Passage]:
+    """The ``k`` best passages of the default corpus, best first. See :meth:`Assistant.retrieve`."""
+    return default_assistant().retrieve(question, k=k)

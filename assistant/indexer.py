@@ -1,0 +1,231 @@
+"""Build or update the index from a corpus folder: load → clean → chunk → embed → store.
+
+Incremental by content hash: a file whose bytes did not change keeps its cleaned text and
+passages; a passage whose text did not change keeps its vector, so adding, editing or removing
+one document embeds only that document's new passages.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from assistant import store
+from assistant.embed import Embedder
+from assistant.errors import CorpusError, IndexCorruptError
+from assistant.ingest.chunk import chunk_document
+from assistant.ingest.clean import clean
+from assistant.ingest.language import detect_language
+from assistant.ingest.load import RawFile, Skipped, extract_text, file_hash, list_files, read_manifest
+from assistant.records import Document, IndexReport, Passage
+from assistant.settings import Settings
+
+log = logging.getLogger(__name__)
+
+CLEANER_VERSION = 3  # bump when clean/chunk change what they produce: forces re-chunking
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+def chunking_config(settings: Settings) -> dict[str, int]:
+    return {"size": settings.chunk_size, "overlap": settings.chunk_overlap, "cleaner": CLEANER_VERSION}
+
+
+def _title(raw: RawFile, text: str) -> str:
+    if raw.title:
+        return raw.title
+    for line in text.splitlines():
+        line = line.strip()
+        if 3 <= len(line) <= 200:
+            return line
+    return Path(raw.source).stem
+
+
+def to_document(raw: RawFile, dedup_threshold: float) -> Document:
+    cleaned = clean(raw.text, dedup_threshold)
+    return Document(
+        source=raw.source,
+        title=_title(raw, cleaned.text),
+        language=raw.language or detect_language(cleaned.text),
+        text=cleaned.text,
+        content_hash=raw.content_hash,
+        origin=raw.origin,
+        spans=tuple(cleaned.spans),
+        warnings=raw.warnings,
+    )
+
+
+def _text_key(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _read_corpus(
+    folder: Path, previous: store.StoredIndex | None, settings: Settings
+) -> tuple[list[Document], list[Skipped]]:
+    """Documents of ``folder``; unchanged files reuse the previous index's cleaned text."""
+    manifest = read_manifest(folder)
+    known = previous.documents if previous else {}
+    reuse_clean = previous is not None and previous.manifest.get("chunking") == chunking_config(settings)
+    docs: list[Document] = []
+    skipped: list[Skipped] = []
+    max_bytes = int(settings.max_file_mb * 1_000_000)
+    for path in list_files(folder):
+        source = path.relative_to(folder).as_posix()
+        try:
+            if path.stat().st_size > max_bytes:
+                skipped.append(Skipped(source, f"larger than the {settings.max_file_mb:g} MB limit"))
+                continue
+            data = path.read_bytes()
+        except OSError as exc:
+            skipped.append(Skipped(source, f"cannot be read: {exc.strerror or exc}"))
+            continue
+        digest = file_hash(data)
+        meta = manifest.get(source, {})
+        old = known.get(source)
+        if reuse_clean and old is not None and old.content_hash == digest and old.title == (meta.get("title") or old.title):
+            docs.append(old)
+            continue
+        try:
+            text, warnings = extract_text(path.suffix.lower(), data)
+        except Exception as exc:  # UnreadableFile, or a parser's own error on a damaged file
+            skipped.append(Skipped(source, str(exc) or type(exc).__name__))
+            continue
+        if not text.strip():
+            skipped.append(Skipped(source, "holds no text"))
+            continue
+        raw = RawFile(source, text, digest, str(meta.get("title", "")), str(meta.get("language", "")),
+                      str(meta.get("origin", "")), tuple(warnings))
+        doc = to_document(raw, settings.dedup_threshold)
+        if not doc.text.strip():
+            skipped.append(Skipped(source, "holds nothing but boilerplate"))
+            continue
+        docs.append(doc)
+    for s in skipped:
+        log.warning("skipped %s: %s", s.source, s.reason)
+    return docs, skipped
+
+
+def sync(
+    corpus_dir: Path,
+    index_dir: Path,
+    embedder: Embedder,
+    settings: Settings,
+    progress: Progress | None = None,
+    force: bool = False,
+) -> tuple[store.StoredIndex, IndexReport]:
+    """Bring the index in ``index_dir`` up to date with ``corpus_dir``."""
+    started = time.perf_counter()
+    with store.build_lock(index_dir):
+        previous, reason = None, ""
+        if not force:
+            try:
+                previous = store.load(index_dir)
+            except IndexCorruptError as exc:
+                reason = f"previous index unusable ({exc}): rebuilt from the corpus"
+                log.warning("%s", reason)
+        if previous is not None and previous.manifest.get("model", {}).get("fingerprint") != embedder.fingerprint:
+            built = previous.manifest.get("model", {}).get("name")
+            reason = f"index was built by another model ({built}): rebuilt with {embedder.info.name}"
+            log.warning("%s", reason)
+            previous = None
+
+        docs, skipped = _read_corpus(corpus_dir, previous, settings)
+        if not docs:
+            detail = f" ({len(skipped)} file(s) skipped: {skipped[0].source}: {skipped[0].reason})" if skipped else ""
+            raise CorpusError(f"corpus folder {corpus_dir} has no readable .txt/.md/.pdf/.docx/.html files{detail}")
+
+        old_docs = previous.documents if previous else {}
+        old_passages: dict[str, list[Passage]] = {}
+        cache: dict[str, np.ndarray] = {}
+        if previous is not None:
+            matrix = previous.vector_matrix()
+            for row, p in enumerate(previous.passages):
+                old_passages.setdefault(p.source, []).append(p)
+                cache[_text_key(p.text)] = matrix[row]
+
+        passages: list[Passage] = []
+        for doc in docs:
+            same = old_docs.get(doc.source) is doc  # reused object: unchanged file, same chunking
+            passages.extend(old_passages.get(doc.source, []) if same else
+                            chunk_document(doc, settings.chunk_size, settings.chunk_overlap))
+
+        missing = [p for p in passages if _text_key(p.text) not in cache]
+        todo = list({_text_key(p.text): p.text for p in missing}.items())
+        batch = max(settings.embed_batch_size, 1)
+        for i in range(0, len(todo), batch):
+            part = todo[i : i + batch]
+            for (key, _), vec in zip(part, embedder.embed_passages([t for _, t in part]), strict=True):
+                cache[key] = vec
+            if progress:
+                progress("embedding", min(i + batch, len(todo)), len(todo))
+        dim = embedder.info.dimension
+        vectors = (np.stack([cache[_text_key(p.text)] for p in passages]) if passages
+                   else np.zeros((0, dim), dtype=np.float32))
+
+        documents = {d.source: d for d in docs}
+        manifest = {
+            "model": {
+                "name": embedder.info.name,
+                "requested": embedder.info.requested,
+                "fingerprint": embedder.fingerprint,
+                "dimension": dim,
+                "multilingual": embedder.info.multilingual,
+                "fallback": embedder.info.fallback,
+            },
+            "chunking": chunking_config(settings),
+            "corpus": {
+                "dir": str(corpus_dir),
+                "fingerprint": _text_key("\n".join(f"{d.source}:{d.content_hash}" for d in docs)),
+                "documents": {d.source: {"content_hash": d.content_hash, "title": d.title,
+                                         "language": d.language} for d in docs},
+            },
+            "counts": {"documents": len(docs), "passages": len(passages)},
+            "skipped": sorted(s.source for s in skipped),
+            "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        saved = store.save(index_dir, manifest, passages, documents, vectors)
+
+    added = tuple(s for s in documents if s not in old_docs)
+    changed = tuple(s for s in documents if s in old_docs and documents[s] is not old_docs[s])
+    removed = tuple(s for s in old_docs if s not in documents)
+    report = IndexReport(
+        documents=len(docs),
+        passages=len(passages),
+        added=added if previous is not None else (),
+        changed=changed,
+        removed=removed,
+        unchanged=len(docs) - len(added) - len(changed),
+        embedded=len(todo),
+        reused=len(passages) - len(missing),
+        skipped=tuple(f"{s.source}: {s.reason}" for s in skipped),
+        rebuilt_reason=reason,
+        seconds=time.perf_counter() - started,
+    )
+    return saved, report
+
+
+def corpus_unchanged(corpus_dir: Path, index: store.StoredIndex, settings: Settings) -> bool:
+    """Cheap check (sizes and hashes of files) whether the index still matches the corpus."""
+    if index.manifest.get("chunking") != chunking_config(settings):
+        return False
+    known = index.manifest.get("corpus", {}).get("documents", {})
+    try:
+        files = list_files(corpus_dir)
+    except CorpusError:
+        return True  # the corpus went away: keep answering from the index we have
+    current = {}
+    for path in files:
+        try:
+            current[path.relative_to(corpus_dir).as_posix()] = file_hash(path.read_bytes())
+        except OSError:
+            continue
+    indexed = {s: d["content_hash"] for s, d in known.items()}
+    return all(current.get(s) == h for s, h in indexed.items()) and set(current) <= set(indexed) | _skipped(index)
+
+
+def _skipped(index: store.StoredIndex) -> set[str]:
+    return set(index.manifest.get("skipped", []))

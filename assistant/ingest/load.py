@@ -1,0 +1,194 @@
+"""Read a folder of .txt/.md/.pdf/.docx/.html files into raw text, one file at a time.
+
+A file that cannot be read is skipped with a one-line warning; it never stops the others.
+Text files need not be UTF-8: charset-normalizer picks the encoding (and we say which).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from assistant.errors import CorpusError
+
+log = logging.getLogger(__name__)
+
+SUPPORTED = (".txt", ".md", ".pdf", ".docx", ".html", ".htm")
+MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class RawFile:
+    """A readable file: its text before cleaning, and what the corpus manifest says of it."""
+
+    source: str
+    text: str
+    content_hash: str
+    title: str = ""
+    language: str = ""
+    origin: str = ""
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Skipped:
+    source: str
+    reason: str
+
+
+def file_hash(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def list_files(folder: Path) -> list[Path]:
+    """Supported files under ``folder``, sorted, hidden files and folders left out."""
+    if not folder.exists():
+        raise CorpusError(f"corpus folder {folder} does not exist")
+    if not folder.is_dir():
+        raise CorpusError(f"corpus path {folder} is not a folder")
+    files = [
+        p
+        for p in folder.rglob("*")
+        if p.is_file()
+        and p.suffix.lower() in SUPPORTED
+        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    ]
+    return sorted(files)
+
+
+def read_manifest(folder: Path) -> dict[str, dict[str, str]]:
+    """``corpus/manifest.json``: ``{"file.txt": {"title", "language", "origin"}}``; optional."""
+    path = folder / MANIFEST
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        log.warning("ignoring %s: %s", path, exc)
+        return {}
+    docs = data.get("documents", data) if isinstance(data, dict) else {}
+    return {k: v for k, v in docs.items() if isinstance(v, dict)}
+
+
+def iter_files(folder: Path, max_bytes: int) -> Iterator[RawFile | Skipped]:
+    """Yield a :class:`RawFile` or a :class:`Skipped` for every supported file of ``folder``."""
+    manifest = read_manifest(folder)
+    for path in list_files(folder):
+        source = path.relative_to(folder).as_posix()
+        try:
+            size = path.stat().st_size
+            if size > max_bytes:
+                yield Skipped(source, f"larger than the {max_bytes // 1_000_000} MB limit")
+                continue
+            data = path.read_bytes()
+            text, warnings = extract_text(path.suffix.lower(), data)
+        except UnreadableFile as exc:
+            yield Skipped(source, str(exc))
+            continue
+        except OSError as exc:
+            yield Skipped(source, f"cannot be read: {exc.strerror or exc}")
+            continue
+        if not text.strip():
+            yield Skipped(source, "holds no text")
+            continue
+        meta = manifest.get(source, {})
+        yield RawFile(
+            source=source,
+            text=text,
+            content_hash=file_hash(data),
+            title=str(meta.get("title", "")),
+            language=str(meta.get("language", "")),
+            origin=str(meta.get("origin", "")),
+            warnings=tuple(warnings),
+        )
+
+
+class UnreadableFile(Exception):
+    pass
+
+
+def extract_text(suffix: str, data: bytes) -> tuple[str, list[str]]:
+    """Text of one file's bytes, by format; raises :class:`UnreadableFile` with the reason."""
+    if suffix in (".txt", ".md"):
+        return decode_text(data)
+    if suffix in (".html", ".htm"):
+        text, warnings = decode_text(data)
+        return html_text(text), warnings
+    if suffix == ".pdf":
+        return pdf_text(data), []
+    if suffix == ".docx":
+        return docx_text(data), []
+    raise UnreadableFile(f"unsupported file type {suffix}")
+
+
+def decode_text(data: bytes) -> tuple[str, list[str]]:
+    if looks_binary(data):
+        raise UnreadableFile("is binary, not text")
+    try:
+        return data.decode("utf-8-sig"), []
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data).best()
+    if best is None:
+        raise UnreadableFile("is not UTF-8 and its encoding could not be recognised")
+    return str(best), [f"not UTF-8: decoded as {best.encoding}"]
+
+
+def looks_binary(data: bytes) -> bool:
+    # NUL bytes never occur in text in any 8-bit or UTF-8 encoding; a high share of other
+    # control bytes means an image or archive renamed to .txt.
+    head = data[:8192]
+    if b"\x00" in head:
+        return True
+    controls = sum(1 for b in head if b < 9 or 13 < b < 32)
+    return bool(head) and controls / len(head) > 0.05
+
+
+def html_text(html: str) -> str:
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(html, "html.parser")
+    for tag in soup(["script", "style", "noscript", "nav", "header", "footer", "aside", "form"]):
+        tag.decompose()
+    title = soup.title.get_text(" ", strip=True) if soup.title else ""
+    if soup.title:
+        soup.title.decompose()
+    body = soup.get_text("\n")
+    return f"{title}\n\n{body}" if title and title not in body[:500] else body
+
+
+def pdf_text(data: bytes) -> str:
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted:
+            raise UnreadableFile("is an encrypted PDF")
+        pages = [page.extract_text() or "" for page in reader.pages]
+    except (PdfReadError, ValueError, KeyError) as exc:
+        raise UnreadableFile(f"is not a readable PDF ({exc})") from exc
+    return "\n\n".join(pages)
+
+
+def docx_text(data: bytes) -> str:
+    import zipfile
+
+    import docx
+
+    try:
+        document = docx.Document(io.BytesIO(data))
+    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
+        raise UnreadableFile(f"is not a readable .docx ({exc})") from exc
+    blocks = [p.text for p in document.paragraphs]
+    for table in document.tables:
+        for row in table.rows:
+            blocks.append(" | ".join(cell.text.strip() for cell in row.cells))
+    return "\n\n".join(b for b in blocks if b.strip())

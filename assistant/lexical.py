@@ -1,0 +1,124 @@
+"""BM25 over passages, with Russian and English stemming and cross-script keys.
+
+Each token is stemmed by the Snowball stemmer of its own script (Cyrillic → Russian, Latin →
+English), so Latin names inside Russian text stay English tokens. Each word also yields a
+*cross-script key*: its first six letters transliterated to Latin. That is what lets an
+English question's ``Khorgos`` or ``Sberbank`` reach ``Хоргоса`` or ``Сбербанка`` even with
+an English-only embedding model. Numbers are normalised (``2,6`` and ``2.6`` are one token).
+
+>>> analyze("Развитие Хоргоса и 2,6%")
+['развит', '~razvit', 'хоргос', '~khorgo', '2.6']
+>>> analyze("Khorgos grew by 2.6%")
+['khorgo', '~khorgo', 'grew', '~grew', '2.6']
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+from functools import lru_cache
+
+import bm25s
+import numpy as np
+import Stemmer
+from anyascii import anyascii
+from bm25s.stopwords import STOPWORDS_EN, STOPWORDS_RUSSIAN
+
+TOKEN = re.compile(r"\d+(?:[.,]\d+)+|[^\W_]+")
+CYRILLIC = re.compile(r"[\u0400-\u04ff]")
+STOPWORDS = frozenset(STOPWORDS_EN) | frozenset(STOPWORDS_RUSSIAN) | frozenset(
+    # question words and fillers that carry no topic in either language
+    "what which who whom whose why how when where does did do is are was were according "
+    "article author say says said tell mention mentioned text passage "
+    "что какой какая какие каков какова каковы кто почему зачем как когда где ли по словам "
+    "автор автора статье статья статьи говорится сказано упоминается данным данные это".split()
+)
+KEY_LEN = 6
+
+_RU = Stemmer.Stemmer("russian")
+_EN = Stemmer.Stemmer("english")
+
+
+@lru_cache(maxsize=200_000)
+def _stem(token: str) -> str:
+    if CYRILLIC.search(token):
+        return _RU.stemWord(token)
+    if token.isascii() and token.isalpha():
+        return _EN.stemWord(token)
+    return token
+
+
+@lru_cache(maxsize=200_000)
+def _key(token: str) -> str:
+    latin = re.sub(r"[^a-z]", "", anyascii(token).lower())
+    return "~" + latin[:KEY_LEN] if len(latin) >= 4 else ""
+
+
+def analyze(text: str) -> list[str]:
+    """Search terms of ``text``: stems and cross-script keys, stopwords removed."""
+    out: list[str] = []
+    for raw in TOKEN.findall(text.lower()):
+        if raw[0].isdigit():
+            out.append(raw.replace(",", "."))
+            continue
+        if raw in STOPWORDS or len(raw) < 2:
+            continue
+        out.append(_stem(raw))
+        key = _key(raw)
+        if key:
+            out.append(key)
+    return out
+
+
+class LexicalIndex:
+    """BM25 (bm25s, Lucene variant) over analysed passages, plus term IDF for other stages."""
+
+    def __init__(self, texts: Sequence[str]) -> None:
+        tokens = [analyze(t) or ["\u2205"] for t in texts]
+        self.size = len(tokens)
+        self.bm25 = bm25s.BM25()
+        if tokens:
+            self.bm25.index(tokens, show_progress=False)
+        df: Counter[str] = Counter()
+        for toks in tokens:
+            df.update(set(toks))
+        n = max(self.size, 1)
+        self.idf = {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
+        self.max_idf = math.log(1 + (n + 0.5) / 0.5)
+
+    def weight(self, term: str) -> float:
+        """IDF of ``term``; unseen terms weigh the most (they are the most specific)."""
+        return self.idf.get(term, self.max_idf)
+
+    def scores(self, query: str) -> np.ndarray:
+        """BM25 score of every passage for ``query``."""
+        terms = [t for t in analyze(query) if t in self.idf]
+        if not terms or not self.size:
+            return np.zeros(self.size, dtype=np.float32)
+        return np.asarray(self.bm25.get_scores(terms), dtype=np.float32)
+
+    def search(self, query: str, k: int) -> list[tuple[int, float]]:
+        """Top ``k`` (passage row, score) pairs with a positive score, best first."""
+        scores = self.scores(query)
+        if not len(scores):
+            return []
+        k = min(k, len(scores))
+        top = np.argpartition(-scores, k - 1)[:k]
+        ranked = sorted(top.tolist(), key=lambda i: -scores[i])
+        return [(i, float(scores[i])) for i in ranked if scores[i] > 0]
+
+
+def coverage(query_terms: Sequence[str], text_terms: set[str], weight: dict[str, float] | None = None) -> float:
+    """IDF-weighted share of the query's terms found in a text (0..1).
+
+    >>> coverage(["a", "b"], {"a"})
+    0.5
+    """
+    if not query_terms:
+        return 0.0
+    w = weight or {}
+    total = sum(w.get(t, 1.0) for t in query_terms)
+    found = sum(w.get(t, 1.0) for t in query_terms if t in text_terms)
+    return found / total if total else 0.0

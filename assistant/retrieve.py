@@ -1,0 +1,115 @@
+"""Hybrid retrieval: dense search in FAISS ∥ BM25, fused by reciprocal rank fusion, deduplicated.
+
+>>> [(d, round(s, 4)) for d, s in rrf([["a", "b", "c"], ["c", "a"]], k=60)]
+[('a', 0.0325), ('c', 0.0323), ('b', 0.0161)]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document as LCDocument
+from langchain_core.retrievers import BaseRetriever
+
+from assistant.embed import Embedder
+from assistant.lexical import LexicalIndex, analyze
+from assistant.records import Passage
+from assistant.store import StoredIndex
+
+
+def rrf(
+    rankings: Sequence[Sequence[str]], k: int = 60, weights: Sequence[float] | None = None
+) -> list[tuple[str, float]]:
+    """Reciprocal rank fusion: ``score(d) = Σ w_i / (k + rank_i(d))``, ranks from 1, best first."""
+    weights = weights or [1.0] * len(rankings)
+    scores: dict[str, float] = {}
+    for ranking, w in zip(rankings, weights, strict=True):
+        for rank, item in enumerate(ranking, start=1):
+            scores[item] = scores.get(item, 0.0) + w / (k + rank)
+    return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def jaccard(a: set[str], b: set[str]) -> float:
+    return len(a & b) / len(a | b) if a and b else 0.0
+
+
+class Searcher:
+    """Everything a query needs, in memory: vectors, BM25, passages."""
+
+    def __init__(self, index: StoredIndex, embedder: Embedder, *, candidates: int = 40, rrf_k: int = 60,
+                 dense_weight: float = 1.0, lexical_weight: float = 1.0, dedup_threshold: float = 0.8) -> None:
+        self.index = index
+        self.passages = index.passages
+        self.embedder = embedder
+        self.matrix = index.vector_matrix()
+        self.lexical = LexicalIndex([f"{p.section}\n{p.text}" if p.section else p.text for p in self.passages])
+        self.terms = [set(analyze(p.text)) for p in self.passages]
+        self.candidates = candidates
+        self.rrf_k = rrf_k
+        self.weights = (dense_weight, lexical_weight)
+        self.dedup_threshold = dedup_threshold
+
+    def dense_scores(self, query: str) -> np.ndarray:
+        if not len(self.passages):
+            return np.zeros(0, dtype=np.float32)
+        q = self.embedder.embed_queries([query])[0]
+        return self.matrix @ q
+
+    def search(self, query: str, k: int = 5, mode: str = "hybrid") -> list[Passage]:
+        """Top ``k`` passages for ``query``; ``mode`` is ``hybrid``, ``dense`` or ``lexical``."""
+        n = len(self.passages)
+        if not n or not query.strip():
+            return []
+        depth = min(max(self.candidates, k), n)
+        dense = self.dense_scores(query) if mode in ("hybrid", "dense") else np.zeros(n, np.float32)
+        lex = self.lexical.scores(query) if mode in ("hybrid", "lexical") else np.zeros(n, np.float32)
+        rankings: list[list[str]] = []
+        weights: list[float] = []
+        if mode in ("hybrid", "dense"):
+            top = np.argsort(-dense)[:depth]
+            rankings.append([str(i) for i in top])
+            weights.append(self.weights[0])
+        if mode in ("hybrid", "lexical"):
+            top = [i for i in np.argsort(-lex)[:depth] if lex[i] > 0]
+            rankings.append([str(i) for i in top])
+            weights.append(self.weights[1])
+        fused = rrf(rankings, self.rrf_k, weights)
+        out: list[Passage] = []
+        kept: list[int] = []
+        for key, score in fused:
+            row = int(key)
+            if any(jaccard(self.terms[row], self.terms[j]) >= self.dedup_threshold for j in kept):
+                continue  # near-duplicate of a better passage (repeated blocks across documents)
+            kept.append(row)
+            out.append(replace(self.passages[row], score=round(score, 6),
+                               dense=round(float(dense[row]), 4) if mode != "lexical" else None,
+                               lexical=round(float(lex[row]), 4) if mode != "dense" else None))
+            if len(out) >= k:
+                break
+        return out
+
+
+def to_langchain(p: Passage) -> LCDocument:
+    meta = p.to_dict()
+    text = meta.pop("text")
+    return LCDocument(page_content=text, metadata=meta, id=p.id)
+
+
+def from_langchain(doc: LCDocument) -> Passage:
+    return Passage(text=doc.page_content, **doc.metadata)
+
+
+class HybridRetriever(BaseRetriever):
+    """The same search as a LangChain retriever: passages come back as ``Document`` objects
+    whose metadata holds the passage record (source, title, offsets, scores)."""
+
+    searcher: Any
+    k: int = 5
+    mode: str = "hybrid"
+
+    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[LCDocument]:
+        return [to_langchain(p) for p in self.searcher.search(query, k=self.k, mode=self.mode)]

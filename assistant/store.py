@@ -1,0 +1,187 @@
+"""The index on disk: FAISS vectors, passages and documents as JSON, and a manifest.
+
+Layout of the index folder::
+
+    CURRENT              name of the live generation (replaced atomically)
+    gen-<id>/manifest.json   what built it: format, model, chunking, corpus fingerprint, checksums
+    gen-<id>/passages.json   passages, in vector order
+    gen-<id>/documents.json  cleaned documents (text and offset map) by source
+    gen-<id>/vectors.faiss   FAISS inner-product index over unit vectors
+
+A build writes a new generation beside the live one and only then points ``CURRENT`` at it,
+so a crash half-way leaves the previous index in force. Nothing is pickled: LangChain's
+``FAISS.save_local`` pickles its docstore, which is why passages live in JSON here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from assistant.errors import IndexCorruptError
+from assistant.records import Document, Passage
+
+FORMAT_VERSION = 2
+CURRENT = "CURRENT"
+FILES = ("passages.json", "documents.json", "vectors.faiss")
+
+
+@dataclass
+class StoredIndex:
+    """A loaded generation: everything retrieval needs, in memory."""
+
+    path: Path
+    manifest: dict[str, Any]
+    passages: list[Passage]
+    documents: dict[str, Document]
+    vectors: Any  # faiss.Index
+
+    def vector_matrix(self) -> np.ndarray:
+        n = self.vectors.ntotal
+        if n == 0:
+            return np.zeros((0, self.vectors.d), dtype=np.float32)
+        return np.asarray(self.vectors.reconstruct_n(0, n), dtype=np.float32)
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _write_json(path: Path, data: Any) -> None:
+    with path.open("w", encoding="utf-8") as fh:
+        json.dump(data, fh, ensure_ascii=False)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+@contextlib.contextmanager
+def build_lock(index_dir: Path) -> Iterator[None]:
+    """One writer at a time per index folder (readers never wait)."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with (index_dir / ".lock").open("w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def current_generation(index_dir: Path) -> Path | None:
+    pointer = index_dir / CURRENT
+    if not pointer.is_file():
+        return None
+    name = pointer.read_text(encoding="utf-8").strip()
+    if not name or "/" in name or name.startswith("."):
+        raise IndexCorruptError(f"{pointer} does not name an index generation")
+    return index_dir / name
+
+
+def load(index_dir: Path) -> StoredIndex | None:
+    """The live generation, verified; ``None`` when no index was ever built.
+
+    Raises :class:`IndexCorruptError` (with the reason) for anything truncated, foreign or
+    from another format version; the caller rebuilds from the corpus.
+    """
+    import faiss
+
+    gen = current_generation(index_dir)
+    if gen is None:
+        return None
+    try:
+        manifest = json.loads((gen / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise IndexCorruptError(f"index manifest unreadable ({type(exc).__name__})") from exc
+    if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
+        found = manifest.get("format_version") if isinstance(manifest, dict) else None
+        raise IndexCorruptError(f"index format {found!r} is not {FORMAT_VERSION}")
+    for name in FILES:
+        path = gen / name
+        if not path.is_file() or _sha256_file(path) != manifest.get("checksums", {}).get(name):
+            raise IndexCorruptError(f"index file {name} is missing or does not match its checksum")
+    try:
+        passages = [Passage(**p) for p in json.loads((gen / "passages.json").read_text(encoding="utf-8"))]
+        documents = {}
+        for source, d in json.loads((gen / "documents.json").read_text(encoding="utf-8")).items():
+            d["spans"] = tuple(tuple(s) for s in d.get("spans", ()))
+            d["warnings"] = tuple(d.get("warnings", ()))
+            documents[source] = Document(**d)
+        vectors = faiss.read_index(str(gen / "vectors.faiss"))
+    except (OSError, ValueError, TypeError, RuntimeError) as exc:
+        raise IndexCorruptError(f"index files unreadable ({type(exc).__name__}: {exc})") from exc
+    if vectors.ntotal != len(passages) or vectors.d != manifest.get("model", {}).get("dimension"):
+        raise IndexCorruptError("index vectors do not match its passages or its model")
+    return StoredIndex(gen, manifest, passages, documents, vectors)
+
+
+def save(
+    index_dir: Path,
+    manifest: dict[str, Any],
+    passages: list[Passage],
+    documents: dict[str, Document],
+    vectors: np.ndarray,
+) -> StoredIndex:
+    """Write a new generation and make it live; old generations are removed afterwards."""
+    import faiss
+
+    index_dir.mkdir(parents=True, exist_ok=True)
+    gen = index_dir / f"gen-{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:8]}"
+    tmp = index_dir / f".building-{gen.name}"
+    tmp.mkdir()
+    try:
+        _write_json(tmp / "passages.json", [p.to_dict() for p in passages])
+        _write_json(tmp / "documents.json", {s: asdict(d) for s, d in documents.items()})
+        dim = int(manifest["model"]["dimension"])
+        flat = faiss.IndexFlatIP(dim)
+        if len(vectors):
+            flat.add(np.ascontiguousarray(vectors, dtype=np.float32))
+        faiss.write_index(flat, str(tmp / "vectors.faiss"))
+        manifest = {
+            **manifest,
+            "format_version": FORMAT_VERSION,
+            "checksums": {name: _sha256_file(tmp / name) for name in FILES},
+        }
+        _write_json(tmp / "manifest.json", manifest)
+        os.replace(tmp, gen)
+        _atomic_write_text(index_dir / CURRENT, gen.name + "\n")
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _remove_old(index_dir, keep=gen.name)
+    return StoredIndex(gen, manifest, passages, documents, flat)
+
+
+def _remove_old(index_dir: Path, keep: str) -> None:
+    for child in index_dir.iterdir():
+        if child.is_dir() and child.name != keep and (child.name.startswith(("gen-", ".building-"))):
+            shutil.rmtree(child, ignore_errors=True)
