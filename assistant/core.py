@@ -120,7 +120,7 @@ class Assistant:
         s = self.settings
         self._searcher = Searcher(saved, self.embedder, candidates=s.candidates, rrf_k=s.rrf_k,
                                   dense_weight=s.dense_weight, lexical_weight=s.lexical_weight,
-                                  dedup_threshold=s.dedup_threshold)
+                                  dedup_threshold=s.dedup_threshold, foreign_dense_weight=s.foreign_dense_weight)
         self._composer = None
 
     def searcher(self) -> Searcher:

@@ -23,7 +23,6 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlparse
 
 import numpy as np
@@ -70,8 +69,15 @@ class Embedder(ABC):
 
 
 class SentenceTransformerEmbedder(Embedder):
+    """A sentence-transformers model loaded from a local folder (never from the network)."""
+
     def __init__(self, path: Path, info: ModelInfo, device: str = "cpu", batch_size: int = 32) -> None:
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
 
         self.model = SentenceTransformer(str(path), device=device, local_files_only=True)
         self.batch_size = batch_size
@@ -195,7 +201,7 @@ def resolve_model(settings: Settings) -> tuple[Path, ModelInfo]:
     fallback = requested != OFFLINE_MODEL
     info = ModelInfo(requested, OFFLINE_MODEL, str(path), 0, False, fallback, reason, query, passage)
     if fallback:
-        log.warning("%s", info.describe())
+        log.warning("using the English-only offline stand-in %s instead of %s: %s", OFFLINE_MODEL, requested, reason)
     return path, info
 
 
@@ -225,7 +231,3 @@ def load_embedder(settings: Settings) -> Embedder:
     return cached
 
 
-def describe_settings_model(settings: Settings) -> dict[str, Any]:
-    """Cheap status without loading weights (for ``--help``-level reporting)."""
-    _, info = resolve_model(settings)
-    return info.__dict__

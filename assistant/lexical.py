@@ -56,18 +56,27 @@ def _key(token: str) -> str:
     return "~" + latin[:KEY_LEN] if len(latin) >= 4 else ""
 
 
+def words(text: str) -> list[tuple[str, str]]:
+    """``(stem, cross-script key)`` for each word of ``text`` that carries meaning.
+
+    >>> words("Сбербанк и 5G")
+    [('сбербанк', '~sberba'), ('5g', '~')]
+    """
+    out: list[tuple[str, str]] = []
+    for raw in TOKEN.findall(text.lower()):
+        if raw[0].isdigit():
+            out.append((raw.replace(",", "."), "~"))
+        elif raw not in STOPWORDS and len(raw) >= 2:
+            out.append((_stem(raw), _key(raw) or "~"))
+    return out
+
+
 def analyze(text: str) -> list[str]:
     """Search terms of ``text``: stems and cross-script keys, stopwords removed."""
     out: list[str] = []
-    for raw in TOKEN.findall(text.lower()):
-        if raw[0].isdigit():
-            out.append(raw.replace(",", "."))
-            continue
-        if raw in STOPWORDS or len(raw) < 2:
-            continue
-        out.append(_stem(raw))
-        key = _key(raw)
-        if key:
+    for stem, key in words(text):
+        out.append(stem)
+        if key != "~":
             out.append(key)
     return out
 
@@ -110,15 +119,23 @@ class LexicalIndex:
         return [(i, float(scores[i])) for i in ranked if scores[i] > 0]
 
 
-def coverage(query_terms: Sequence[str], text_terms: set[str], weight: dict[str, float] | None = None) -> float:
-    """IDF-weighted share of the query's terms found in a text (0..1).
+def coverage(query_words: Sequence[tuple[str, str]], text_terms: set[str],
+             weight: dict[str, float] | None = None) -> float:
+    """IDF-weighted share of the query's words found in a text (0..1).
 
-    >>> coverage(["a", "b"], {"a"})
+    A word is found when its stem or its cross-script key is among ``text_terms``; it weighs
+    its stem's IDF (or its key's, for a stem the corpus never uses).
+
+    >>> coverage([("a", "~a"), ("b", "~")], {"~a"})
     0.5
     """
-    if not query_terms:
+    if not query_words:
         return 0.0
     w = weight or {}
-    total = sum(w.get(t, 1.0) for t in query_terms)
-    found = sum(w.get(t, 1.0) for t in query_terms if t in text_terms)
+    total = found = 0.0
+    for stem, key in dict(query_words).items():
+        weight_ = w.get(stem) or w.get(key, 1.0)
+        total += weight_
+        if stem in text_terms or (key != "~" and key in text_terms):
+            found += weight_
     return found / total if total else 0.0

@@ -107,8 +107,11 @@ class ModelInfo:
     passage_prompt: str = ""
 
     def describe(self) -> str:
+        if not self.fallback and self.multilingual:
+            return f"embedding model {self.name} ({self.dimension}-d, multilingual)"
         if not self.fallback:
-            return f"embedding model {self.name} ({self.dimension}-d)"
+            return (f"embedding model {self.name} ({self.dimension}-d) — ENGLISH-ONLY: cross-lingual "
+                    "retrieval is limited to names, numbers and transliteration")
         return (
             f"embedding model {self.name} — OFFLINE ENGLISH-ONLY STAND-IN for {self.requested} "
             f"({self.reason}); cross-lingual retrieval is limited to names, numbers and "

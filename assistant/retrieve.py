@@ -16,6 +16,7 @@ from langchain_core.documents import Document as LCDocument
 from langchain_core.retrievers import BaseRetriever
 
 from assistant.embed import Embedder
+from assistant.ingest.language import detect_language
 from assistant.lexical import LexicalIndex, analyze
 from assistant.records import Passage
 from assistant.store import StoredIndex
@@ -41,7 +42,8 @@ class Searcher:
     """Everything a query needs, in memory: vectors, BM25, passages."""
 
     def __init__(self, index: StoredIndex, embedder: Embedder, *, candidates: int = 40, rrf_k: int = 60,
-                 dense_weight: float = 1.0, lexical_weight: float = 1.0, dedup_threshold: float = 0.8) -> None:
+                 dense_weight: float = 1.0, lexical_weight: float = 1.0, dedup_threshold: float = 0.8,
+                 foreign_dense_weight: float = 0.3) -> None:
         self.index = index
         self.passages = index.passages
         self.embedder = embedder
@@ -51,6 +53,7 @@ class Searcher:
         self.candidates = candidates
         self.rrf_k = rrf_k
         self.weights = (dense_weight, lexical_weight)
+        self.foreign_dense_weight = foreign_dense_weight
         self.dedup_threshold = dedup_threshold
 
     def dense_scores(self, query: str) -> np.ndarray:
@@ -58,6 +61,17 @@ class Searcher:
             return np.zeros(0, dtype=np.float32)
         q = self.embedder.embed_queries([query])[0]
         return self.matrix @ q
+
+    def dense_weight(self, query: str) -> float:
+        """The dense leg's weight in fusion: lowered when the model cannot read the query.
+
+        An English-only model maps Russian text to near-random vectors, so its ranking of a
+        Russian question would only add noise to BM25's.
+        """
+        info = self.embedder.info
+        if not info.multilingual and detect_language(query) != "en":
+            return self.weights[0] * self.foreign_dense_weight
+        return self.weights[0]
 
     def search(self, query: str, k: int = 5, mode: str = "hybrid") -> list[Passage]:
         """Top ``k`` passages for ``query``; ``mode`` is ``hybrid``, ``dense`` or ``lexical``."""
@@ -72,7 +86,7 @@ class Searcher:
         if mode in ("hybrid", "dense"):
             top = np.argsort(-dense)[:depth]
             rankings.append([str(i) for i in top])
-            weights.append(self.weights[0])
+            weights.append(self.dense_weight(query))
         if mode in ("hybrid", "lexical"):
             top = [i for i in np.argsort(-lex)[:depth] if lex[i] > 0]
             rankings.append([str(i) for i in top])

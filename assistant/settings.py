@@ -76,11 +76,14 @@ class Settings(BaseSettings):
     rrf_k: int = Field(60, ge=1)
     dense_weight: float = Field(1.0, ge=0)
     lexical_weight: float = Field(1.0, ge=0)
+    foreign_dense_weight: float = Field(
+        0.3, ge=0, description="Dense weight for a query in a language the (English-only) model does not read"
+    )
     dedup_threshold: float = Field(0.8, gt=0, le=1, description="Token Jaccard above which two passages are duplicates")
 
     # Answering
     max_answer_sentences: int = Field(3, ge=1, le=12)
-    abstain_threshold: float = Field(0.30, ge=0, le=1)
+    abstain_threshold: float = Field(0.35, ge=0, le=1)
     max_question_chars: int = Field(2000, ge=10, le=100_000)
 
     # LLM composer (none = extractive answers only)

