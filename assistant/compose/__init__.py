@@ -17,7 +17,8 @@ __all__ = ["ABSTAIN", "Composer", "Draft", "ExtractiveComposer", "make_composer"
 
 def make_composer(settings: Settings, searcher: Any) -> Composer:
     extractive = ExtractiveComposer(searcher, max_sentences=settings.max_answer_sentences,
-                                    abstain_threshold=settings.abstain_threshold)
+                                    abstain_threshold=settings.abstain_threshold,
+                                    sentence_embeddings=settings.sentence_embeddings)
     if settings.llm_provider == "none":
         return extractive
     from assistant.compose.llm import LLMComposer  # optional extra: langchain-openai / -ollama

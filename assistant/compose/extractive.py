@@ -14,6 +14,7 @@ the best sentence is weak, the composer abstains in the question's language.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -24,6 +25,10 @@ from assistant.ingest.chunk import split_sentences
 from assistant.ingest.clean import is_heading
 from assistant.lexical import analyze, coverage, words
 from assistant.records import Passage
+
+
+# The articles' own reference markers ("[23]", "[2, 5]") would read as citation markers.
+SOURCE_REFERENCE = re.compile(r"\s*\[\d{1,3}(?:\s*[,–-]\s*\d{1,3})*\]")
 
 
 @dataclass
@@ -53,8 +58,9 @@ class ExtractiveComposer:
     name = "extractive"
 
     def __init__(self, searcher, max_sentences: int = 3, abstain_threshold: float = 0.3,
-                 weights: Weights | None = None) -> None:
+                 weights: Weights | None = None, sentence_embeddings: bool = False) -> None:
         self.searcher = searcher
+        self.sentence_embeddings = sentence_embeddings
         self.max_sentences = max_sentences
         self.abstain_threshold = abstain_threshold
         self.weights = weights or Weights()
@@ -76,24 +82,32 @@ class ExtractiveComposer:
             return []
         query_words = words(question)
         lexical = self.searcher.lexical
+        # words the corpus never uses weigh the most: a question about them is likely off-topic
         weight = {t: lexical.idf[t] for pair in query_words for t in pair if t in lexical.idf}
-        embedder = self.searcher.embedder
-        q = embedder.embed_queries([question])[0]
-        vecs = embedder.embed_passages([s.text for s in sentences])
-        dense = vecs @ q
+        if self.sentence_embeddings:
+            embedder = self.searcher.embedder
+            q = embedder.embed_queries([question])[0]
+            dense = embedder.embed_passages([s.text for s in sentences]) @ q
+        else:
+            # the passage's own similarity stands in for its sentences': no model call per answer
+            dense = np.array([passages[s.passage].dense or 0.0 for s in sentences])
         w = self.weights
+        # as in retrieval: an English-only model's similarity for a Russian question is noise
+        dense_w = w.dense * self.searcher.dense_weight(question) / max(self.searcher.weights[0], 1e-9)
         for s, d in zip(sentences, dense, strict=True):
             s.lexical = coverage(query_words, s.terms, weight)
             s.dense = float(max(d, 0.0))
-            s.score = w.lexical * s.lexical + w.dense * s.dense + w.rank / (1 + s.passage)
+            s.score = w.lexical * s.lexical + dense_w * s.dense + w.rank / (1 + s.passage)
         return sorted(sentences, key=lambda s: -s.score)
 
     def confidence(self, question: str, ranked: list[_Sentence]) -> float:
-        """Evidence strength in 0..1: the best sentence's question coverage and similarity."""
+        """Evidence strength in 0..1: how much of the question the best sentences cover, and
+        how similar the best one is (similarity counts less where the model cannot read)."""
         if not ranked:
             return 0.0
-        best = ranked[0]
-        return round(0.6 * max(s.lexical for s in ranked[:5]) + 0.4 * best.dense, 4)
+        f = self.searcher.dense_weight(question) / max(self.searcher.weights[0], 1e-9)
+        lexical = max(s.lexical for s in ranked[:5])
+        return round((0.6 * lexical + 0.4 * f * ranked[0].dense) / (0.6 + 0.4 * f), 4)
 
     def select(self, ranked: list[_Sentence]) -> list[_Sentence]:
         chosen: list[_Sentence] = []
@@ -129,7 +143,7 @@ class ExtractiveComposer:
         highlights: dict[int, list[tuple[int, int]]] = {}
         for s in self.select(ranked):
             p = passages[s.passage]
-            piece = f"{s.text} [{s.passage + 1}]"
+            piece = f"{SOURCE_REFERENCE.sub('', s.text)} [{s.passage + 1}]"
             if parts:
                 piece = " " + piece
             parts.append(piece)

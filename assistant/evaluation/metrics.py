@@ -42,7 +42,7 @@ def normalise_with_offsets(text: str) -> tuple[str, list[int]]:
     """``(normalised text, offsets)``: ``offsets[i]`` is where normalised char ``i`` came from.
 
     >>> normalise_with_offsets("  Big-\\nData\\n  AI ")
-    ('bigdata ai', [2, 3, 4, 7, 8, 9, 10, 11, 15, 16])
+    ('bigdata ai', [2, 3, 4, 7, 8, 9, 10, 11, 14, 15])
     """
     removed: set[int] = set()
     for m in _HYPHEN_BREAK.finditer(text):

@@ -345,8 +345,7 @@ def chart(result: EvalResult, path: Path) -> None:
     for c, metric in enumerate(metrics):
         if metric in LOWER_IS_BETTER:
             goodness[:, c] = 1.0 - goodness[:, c]
-    cmap = matplotlib.colormaps["RdYlGn"].copy()
-    cmap.set_bad("#eeeeee")
+    cmap = matplotlib.colormaps["RdYlGn"].with_extremes(bad="#eeeeee")
     bottom.imshow(np.ma.masked_invalid(goodness), cmap=cmap, vmin=-0.15, vmax=1.15, aspect="auto")
     for r in range(grid.shape[0]):
         for c in range(grid.shape[1]):
@@ -363,7 +362,7 @@ def chart(result: EvalResult, path: Path) -> None:
         f"{result.meta['date']} · {result.meta['commit']}",
         fontsize=10,
     )
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.985))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 

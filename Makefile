@@ -1,0 +1,58 @@
+# Everyday commands. `make run` and `make test` are the README's two commands.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup run ui index ask test test-fast lint typecheck eval check-floor bench browser clean
+
+setup: $(STAMP)
+
+# torch goes first, pinned: the CPU build is on this machine's wheel path; an unpinned torch
+# (asked for by sentence-transformers) would pull several GB of CUDA packages instead.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -e '.[ui,llm,eval,dev]'
+	touch $(STAMP)
+
+run: setup                ## set up, index the default corpus, open the chat at http://127.0.0.1:7860
+	$(BIN)/assistant index
+	$(BIN)/assistant ui
+
+index: setup
+	$(BIN)/assistant index
+
+ask: setup                ## make ask Q="Что строит Казахстан вместо стен?"
+	$(BIN)/assistant ask "$(Q)"
+
+browser:                  ## Debian's Chromium for the browser tests (needs root)
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+
+test: setup browser       ## set up and run the whole test suite, lint, types and the evaluation floor
+	$(BIN)/ruff check assistant tests benchmarks
+	$(BIN)/mypy
+	CI=$${CI:-1} $(BIN)/python -m pytest -q
+	$(BIN)/assistant eval --check-floor
+
+test-fast: setup
+	$(BIN)/python -m pytest -q -m "not browser"
+
+lint: setup
+	$(BIN)/ruff check assistant tests benchmarks
+
+typecheck: setup
+	$(BIN)/mypy
+
+eval: setup               ## write evals/reports/ (main set); HOLDOUT=1 for the held-out set
+	$(BIN)/assistant eval $(if $(HOLDOUT),--questions evals/holdout.jsonl --out evals/reports/holdout,)
+
+check-floor: setup
+	$(BIN)/assistant eval --check-floor
+
+bench: setup              ## speed and memory figures (benchmarks/results.json)
+	$(BIN)/python benchmarks/bench.py
+
+clean:
+	rm -rf index/gen-* index/CURRENT index/.lock tests/artifacts .pytest_cache .mypy_cache .ruff_cache
