@@ -14,13 +14,14 @@ from langchain_core.runnables import Runnable, RunnableLambda, RunnablePassthrou
 
 from assistant.cite import check_markers
 from assistant.compose.base import Composer, Draft
-from assistant.records import Answer, Passage
+from assistant.records import Answer, Citation, Passage
 from assistant.retrieve import HybridRetriever, from_langchain
 
 
 def finish(question: str, language: str, passages: list[Passage], draft: Draft,
            warnings: tuple[str, ...] = ()) -> Answer:
     """Check the draft's markers and build the ``Answer`` record."""
+    citations: list[Citation]
     if draft.abstained:
         text, citations = draft.text, []
     else:

@@ -33,8 +33,12 @@ app = typer.Typer(
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
-CorpusOpt = Annotated[Path | None, typer.Option("--corpus", help="Corpus folder (default: ASSISTANT_CORPUS_DIR or ./corpus)")]
-IndexOpt = Annotated[Path | None, typer.Option("--index", help="Index folder (default: ASSISTANT_INDEX_DIR or ./index)")]
+CorpusOpt = Annotated[
+    Path | None, typer.Option("--corpus", help="Corpus folder (default: ASSISTANT_CORPUS_DIR or ./corpus)")
+]
+IndexOpt = Annotated[
+    Path | None, typer.Option("--index", help="Index folder (default: ASSISTANT_INDEX_DIR or ./index)")
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text")]
 
 
@@ -74,7 +78,9 @@ def _progress() -> Progress:
 
 @app.command()
 def index(
-    folder: Annotated[Path | None, typer.Argument(help="Folder of .txt/.md/.pdf/.docx/.html files (default: the corpus folder)")] = None,
+    folder: Annotated[
+        Path | None, typer.Argument(help="Folder of .txt/.md/.pdf/.docx/.html files (default: the corpus folder)")
+    ] = None,
     index_dir: IndexOpt = None,
     force: Annotated[bool, typer.Option("--force", help="Rebuild from scratch instead of updating")] = False,
     as_json: JsonOpt = False,

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from assistant import indexer, store
 from assistant.chain import build_chain, stream_answer
-from assistant.compose import make_composer
+from assistant.compose import Composer, make_composer
 from assistant.embed import Embedder, load_embedder
 from assistant.errors import CorpusError, IndexCorruptError, UsageError
 from assistant.ingest.language import detect_language
@@ -85,7 +85,7 @@ class Assistant:
         self._lock = threading.RLock()
         self._embedder: Embedder | None = None
         self._searcher: Searcher | None = None
-        self._composer = None
+        self._composer: Composer | None = None
         self.last_report: IndexReport | None = None
         self.warnings: list[str] = []
 
@@ -146,7 +146,7 @@ class Assistant:
             return self._searcher
 
     @property
-    def composer(self):
+    def composer(self) -> Composer:
         with self._lock:
             searcher = self.searcher()
             if self._composer is None:

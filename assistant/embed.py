@@ -62,6 +62,10 @@ class Embedder(ABC):
                 cache.pop(next(iter(cache)))
         return np.stack([cache[t] for t in texts]) if texts else self._embed([])
 
+    def clear_query_cache(self) -> None:
+        """Forget cached question vectors (benchmarks time each call's own embedding)."""
+        self.__dict__.pop("_query_cache", None)
+
     def _embed(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.info.dimension), dtype=np.float32)

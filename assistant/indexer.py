@@ -86,7 +86,8 @@ def _read_corpus(
         digest = file_hash(data)
         meta = manifest.get(source, {})
         old = known.get(source)
-        if reuse_clean and old is not None and old.content_hash == digest and old.title == (meta.get("title") or old.title):
+        unchanged = old is not None and old.content_hash == digest and old.title == (meta.get("title") or old.title)
+        if reuse_clean and unchanged and old is not None:
             docs.append(old)
             continue
         try:

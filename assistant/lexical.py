@@ -29,13 +29,14 @@ from bm25s.stopwords import STOPWORDS_EN, STOPWORDS_RUSSIAN
 TOKEN = re.compile(r"\d+(?:[.,]\d+)+|[^\W_]+")
 CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 NAME = re.compile(r"\b[A-ZА-ЯЁ][\w.-]*[a-zа-яё][\w-]*")  # a capitalised word (not an all-caps acronym)
-STOPWORDS = frozenset(STOPWORDS_EN) | frozenset(STOPWORDS_RUSSIAN) | frozenset(
-    # question words and fillers that carry no topic in either language
-    "what which who whom whose why how when where does did do is are was were according "
-    "article author say says said tell mention mentioned text passage "
-    "что какой какая какие каков какова каковы кто почему зачем как когда где ли по словам "
-    "автор автора статье статья статьи говорится сказано упоминается данным данные это".split()
-)
+# question words and fillers that carry no topic in either language
+QUESTION_WORDS = """
+what which who whom whose why how when where does did do is are was were according article author say
+says said tell mention mentioned text passage что какой какая какие каков какова каковы кто почему
+зачем как когда где ли по словам автор автора статье статья статьи говорится сказано упоминается
+данным данные это
+""".split()
+STOPWORDS = frozenset(STOPWORDS_EN) | frozenset(STOPWORDS_RUSSIAN) | frozenset(QUESTION_WORDS)
 KEY_LEN = 6
 
 _RU = Stemmer.Stemmer("russian")

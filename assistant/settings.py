@@ -57,9 +57,15 @@ class Settings(BaseSettings):
     index_dir: Path = Field(default_factory=lambda: _default_dir("index"))
 
     # Embeddings
-    embedding_model: str = Field(DEFAULT_MODEL, description="Hub id or local folder of a sentence-transformers model")
-    offline_fallback: bool = Field(True, description="Use the bundled English-only model when the configured one cannot be loaded")
-    allow_download: bool = Field(False, description="Allow fetching the model from the hub (off: never touch the network)")
+    embedding_model: str = Field(
+        DEFAULT_MODEL, description="Hub id or local folder of a sentence-transformers model"
+    )
+    offline_fallback: bool = Field(
+        True, description="Use the bundled English-only model when the configured one cannot be loaded"
+    )
+    allow_download: bool = Field(
+        False, description="Allow fetching the model from the hub (off: never touch the network)"
+    )
     download_timeout: float = Field(10.0, gt=0, le=600)
     query_prompt: str | None = Field(None, description="Override the model's query prefix")
     passage_prompt: str | None = Field(None, description="Override the model's passage prefix")

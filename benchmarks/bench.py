@@ -44,11 +44,10 @@ else:
     qs = [json.loads(l)["question"] for l in open(sys.argv[3], encoding="utf-8")]
     bot.answer(qs[0]); bot.retrieve(qs[0])
     r, a = [], []
-    cache = bot.embedder.__dict__.setdefault("_query_cache", {})
     for q in qs:
-        cache.clear()  # each call pays for its own query embedding
+        bot.embedder.clear_query_cache()  # each call pays for its own query embedding
         t = time.perf_counter(); bot.retrieve(q, k=5); r.append(time.perf_counter() - t)
-        cache.clear()
+        bot.embedder.clear_query_cache()
         t = time.perf_counter(); bot.answer(q); a.append(time.perf_counter() - t)
     out["retrieve"] = r
     out["answer"] = a
@@ -104,9 +103,11 @@ def main() -> None:
     out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"Model: {results['model']}\nMachine: {results['machine']}; {results['passages']} passages\n")
     print("| measure | value | target |\n|---|---|---|")
-    print(f"| build index from scratch | {results['build_index_s']} s (process {results['build_process_wall_s']} s) | ≤ 30 s |")
+    build = f"{results['build_index_s']} s (process {results['build_process_wall_s']} s)"
+    print(f"| build index from scratch | {build} | ≤ 30 s |")
     print(f"| process start → first answer (index built) | {results['start_to_first_answer_s']} s | ≤ 8 s |")
-    print(f"| retrieve() p50 / p95, warm | {results['retrieve_p50_ms']} / {results['retrieve_p95_ms']} ms | p50 ≤ 20 ms |")
+    retrieve = f"{results['retrieve_p50_ms']} / {results['retrieve_p95_ms']} ms"
+    print(f"| retrieve() p50 / p95, warm | {retrieve} | p50 ≤ 20 ms |")
     print(f"| answer() p50 / p95, warm | {results['answer_p50_ms']} / {results['answer_p95_ms']} ms | p50 ≤ 60 ms |")
     print(f"| peak RSS: build / serving | {results['build_peak_rss_mb']} / {results['warm_peak_rss_mb']} MB | |")
     print(f"\n({results['queries']} questions from {QUESTIONS.relative_to(ROOT)}; written to {out.relative_to(ROOT)})")

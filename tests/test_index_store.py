@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant import Assistant
-from assistant import store
+from assistant import Assistant, store
 from assistant.errors import IndexCorruptError
 from tests.conftest import offline_settings
 

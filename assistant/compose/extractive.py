@@ -26,7 +26,6 @@ from assistant.ingest.clean import is_heading
 from assistant.lexical import analyze, coverage, words
 from assistant.records import Passage
 
-
 # The articles' own reference markers ("[23]", "[2, 5]") would read as citation markers.
 SOURCE_REFERENCE = re.compile(r"\s*\[\d{1,3}(?:\s*[,–-]\s*\d{1,3})*\]")
 
@@ -151,8 +150,3 @@ class ExtractiveComposer:
             yield piece
         yield Draft("".join(parts), abstained=False, confidence=confidence, composer=self.name,
                     highlights=highlights)
-
-
-def best_sentence_scores(composer: ExtractiveComposer, question: str, passages: list[Passage]) -> np.ndarray:
-    """Scores of the ranked sentences (for tuning and diagnostics)."""
-    return np.array([s.score for s in composer.score(question, passages)])

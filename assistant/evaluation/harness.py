@@ -197,11 +197,9 @@ def score_question(
 
 
 def forget_queries(embedder: Embedder) -> None:
-    """Empty the embedder's memo of recent query vectors, if it keeps one, so that a timed call
-    pays for embedding its question as a new question would (the systems ask the same one)."""
-    cache = vars(embedder).get("_query_cache")
-    if isinstance(cache, dict):
-        cache.clear()
+    """Empty the embedder's memo of recent query vectors, so that a timed call pays for
+    embedding its question as a new question would (the systems ask the same one)."""
+    embedder.clear_query_cache()
 
 
 class CachedEmbedder(Embedder):

@@ -25,9 +25,9 @@ log = logging.getLogger(__name__)
 
 EXAMPLES = (
     "Что, по словам казахстанского эксперта, строит Казахстан вместо стен?",
-    "Для какой казахстанской продукции Китай стал крупнейшим рынком сбыта?",
+    "Какой объём внутреннего рынка ИИ-решений в России называет Минцифры?",
     "How much has Japan invested in the economy of Kazakhstan?",
-    "What intermediary role could Russian AI developers play between the Russian and Chinese ecosystems?",
+    "What does the Kazakh expert say about Khorgos?",
 )
 UPLOAD_TYPES = [".txt", ".md", ".pdf", ".docx", ".html", ".htm"]
 EMPTY_HINT = "Type a question first — in Russian or English — or click one of the examples."

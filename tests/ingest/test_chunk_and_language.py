@@ -30,7 +30,7 @@ def test_ids_are_stable_content_hashes():
 
 
 def test_passages_carry_their_section():
-    doc = [d for d in _docs() if d.source.startswith("001")][0]
+    doc = next(d for d in _docs() if d.source.startswith("001"))
     sections = {p.section for p in chunk_document(doc, 700, 100)}
     assert "CONCLUSION" in sections
 

@@ -9,7 +9,7 @@ import docx
 import pytest
 
 from assistant import Assistant, CorpusError
-from assistant.ingest.load import extract_text, iter_files, Skipped, RawFile
+from assistant.ingest.load import RawFile, Skipped, extract_text, iter_files
 from tests.conftest import offline_settings
 
 
@@ -21,7 +21,9 @@ def _pdf(text: str) -> bytes:
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
         b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
         b"/Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(zlib.compress(stream)) + zlib.compress(stream) + b"\nendstream",
+        b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(zlib.compress(stream))
+        + zlib.compress(stream)
+        + b"\nendstream",
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
     ]
     out = bytearray(b"%PDF-1.4\n")

@@ -78,6 +78,7 @@ def test_english_question_and_status_line(app_url, new_page, artifacts, timings)
 
 def test_marker_leads_to_its_card(app_url, new_page):
     page = new_page(app_url)
+    page.set_viewport_size({"width": 1280, "height": 600})  # short, so one answer fills the chat
     ask(page, RU_QUESTION)
     answer, _, _ = ask(page, EN_QUESTION)
     page.locator("#chat [role=log]").evaluate("e => e.scrollTop = 0")  # the card is out of view now
