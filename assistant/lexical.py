@@ -123,7 +123,8 @@ class LexicalIndex:
         key ``~sberba``: strong evidence even when the question's other words favour English
         passages. Only capitalised Latin words past the first one count (names, not vocabulary):
         Russian spellings of foreign names rarely transliterate back to their English form, and
-        capitalised Russian words are mostly ordinary words. Keys found in more than
+        capitalised Russian words are mostly ordinary words. A name the corpus also spells in the
+        question's own script (``Belarus``) is left to BM25, and keys found in more than
         ``max_share`` of passages mean nothing across languages.
         """
         scores: dict[int, float] = {}
@@ -132,7 +133,10 @@ class LexicalIndex:
         for stem, key in dict(words(" ".join(names))).items():
             if key == "~":
                 continue
-            rows = self.by_script[not CYRILLIC.search(stem)].get(key, set())
+            cyrillic = bool(CYRILLIC.search(stem))
+            if key in self.by_script[cyrillic]:
+                continue  # the name is in the corpus in its own script: BM25 finds it there
+            rows = self.by_script[not cyrillic].get(key, set())
             if not rows or len(rows) > limit:
                 continue
             for row in rows:

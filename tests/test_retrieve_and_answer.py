@@ -69,8 +69,9 @@ def test_off_topic_questions_abstain_in_their_language(bot: Assistant, question,
 
 
 def test_cross_lingual_names_reach_russian_text_with_the_english_model(bot: Assistant):
+    # names that only the Russian articles spell (in Cyrillic): transliteration is the only bridge
     for question, needle in [("What does the expert say about Khorgos?", "Хоргоса"),
-                             ("What did Sberbank and VEB.RF negotiate with Chinese centres?", "Сбербанка")]:
+                             ("What does Rysmambetov say about water cooperation?", "Рысмамбетов")]:
         top = bot.retrieve(question, k=3)
         assert any(needle in p.text for p in top), [p.text[:60] for p in top]
 
