@@ -14,7 +14,6 @@ downloads are allowed, and then a short connect probe comes first.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -28,6 +27,7 @@ from urllib.parse import urlparse
 import numpy as np
 
 from assistant.errors import ModelUnavailableError
+from assistant.ingest.load import file_sha256
 from assistant.records import ModelInfo
 from assistant.settings import OFFLINE_MODEL, Settings
 
@@ -111,14 +111,6 @@ class SentenceTransformerEmbedder(Embedder):
             )
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _verified(weights: Path, expected: str) -> bool:
     """sha256 of ``weights`` equals ``expected``; remembered per (path, size, mtime).
 
@@ -135,7 +127,7 @@ def _verified(weights: Path, expected: str) -> bool:
         known = {}
     if known.get(key) == expected:
         return True
-    if _sha256(weights) != expected:
+    if file_sha256(weights) != expected:
         return False
     try:
         stamp_dir.mkdir(parents=True, exist_ok=True)

@@ -21,7 +21,7 @@ from assistant.errors import CorpusError, IndexCorruptError
 from assistant.ingest.chunk import chunk_document
 from assistant.ingest.clean import clean
 from assistant.ingest.language import detect_language
-from assistant.ingest.load import RawFile, Skipped, extract_text, file_hash, list_files, read_manifest
+from assistant.ingest.load import RawFile, Skipped, file_hash, list_files, parse, read_bytes, read_manifest
 from assistant.records import Document, IndexReport, Passage
 from assistant.settings import Settings
 
@@ -74,32 +74,21 @@ def _read_corpus(
     skipped: list[Skipped] = []
     max_bytes = int(settings.max_file_mb * 1_000_000)
     for path in list_files(folder):
-        source = path.relative_to(folder).as_posix()
-        try:
-            if path.stat().st_size > max_bytes:
-                skipped.append(Skipped(source, f"larger than the {settings.max_file_mb:g} MB limit"))
-                continue
-            data = path.read_bytes()
-        except OSError as exc:
-            skipped.append(Skipped(source, f"cannot be read: {exc.strerror or exc}"))
+        got = read_bytes(path, folder, max_bytes)
+        if isinstance(got, Skipped):
+            skipped.append(got)
             continue
-        digest = file_hash(data)
+        source, data = got
         meta = manifest.get(source, {})
         old = known.get(source)
-        unchanged = old is not None and old.content_hash == digest and old.title == (meta.get("title") or old.title)
-        if reuse_clean and unchanged and old is not None:
+        if (reuse_clean and old is not None and old.content_hash == file_hash(data)
+                and old.title == (meta.get("title") or old.title)):
             docs.append(old)
             continue
-        try:
-            text, warnings = extract_text(path.suffix.lower(), data)
-        except Exception as exc:  # UnreadableFile, or a parser's own error on a damaged file
-            skipped.append(Skipped(source, str(exc) or type(exc).__name__))
+        raw = parse(source, data, meta)
+        if isinstance(raw, Skipped):
+            skipped.append(raw)
             continue
-        if not text.strip():
-            skipped.append(Skipped(source, "holds no text"))
-            continue
-        raw = RawFile(source, text, digest, str(meta.get("title", "")), str(meta.get("language", "")),
-                      str(meta.get("origin", "")), tuple(warnings))
         doc = to_document(raw, settings.dedup_threshold)
         if not doc.text.strip():
             skipped.append(Skipped(source, "holds nothing but boilerplate"))

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
 import os
 import shutil
@@ -32,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from assistant.errors import IndexCorruptError
+from assistant.ingest.load import file_sha256
 from assistant.records import Document, Passage
 
 FORMAT_VERSION = 2
@@ -54,14 +54,6 @@ class StoredIndex:
         if n == 0:
             return np.zeros((0, self.vectors.d), dtype=np.float32)
         return np.asarray(self.vectors.reconstruct_n(0, n), dtype=np.float32)
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -127,7 +119,7 @@ def load(index_dir: Path) -> StoredIndex | None:
         raise IndexCorruptError(f"index format {found!r} is not {FORMAT_VERSION}")
     for name in FILES:
         path = gen / name
-        if not path.is_file() or _sha256_file(path) != manifest.get("checksums", {}).get(name):
+        if not path.is_file() or file_sha256(path) != manifest.get("checksums", {}).get(name):
             raise IndexCorruptError(f"index file {name} is missing or does not match its checksum")
     try:
         passages = [Passage(**p) for p in json.loads((gen / "passages.json").read_text(encoding="utf-8"))]
@@ -169,7 +161,7 @@ def save(
         manifest = {
             **manifest,
             "format_version": FORMAT_VERSION,
-            "checksums": {name: _sha256_file(tmp / name) for name in FILES},
+            "checksums": {name: file_sha256(tmp / name) for name in FILES},
         }
         _write_json(tmp / "manifest.json", manifest)
         os.replace(tmp, gen)

@@ -31,6 +31,15 @@ class Draft:
     notices: list[str] = field(default_factory=list)
 
 
+def drain(stream: Iterator[str | Draft]) -> Draft:
+    """The finished draft at the end of a composer's stream (what ``compose`` returns)."""
+    draft = None
+    for item in stream:
+        if isinstance(item, Draft):
+            draft = item
+    return draft if draft is not None else Draft("", abstained=True)
+
+
 class Composer(Protocol):
     name: str
 

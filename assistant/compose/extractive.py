@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from assistant.compose.base import ABSTAIN, Draft
+from assistant.compose.base import ABSTAIN, Draft, drain
 from assistant.ingest.chunk import split_sentences
 from assistant.ingest.clean import is_heading
 from assistant.lexical import analyze, coverage, words
@@ -123,12 +123,7 @@ class ExtractiveComposer:
         return sorted(chosen, key=lambda s: (s.passage, s.start))
 
     def compose(self, question: str, passages: list[Passage], language: str) -> Draft:
-        draft = None
-        for item in self.stream(question, passages, language):
-            if isinstance(item, Draft):
-                draft = item
-        assert draft is not None
-        return draft
+        return drain(self.stream(question, passages, language))
 
     def stream(self, question: str, passages: list[Passage], language: str) -> Iterator[str | Draft]:
         ranked = self.score(question, passages)

@@ -39,7 +39,7 @@ from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
 from assistant.cite import MARKER
-from assistant.compose.base import ABSTAIN, Draft
+from assistant.compose.base import ABSTAIN, Draft, drain
 from assistant.ingest.chunk import split_sentences
 from assistant.ingest.language import detect_language
 from assistant.lexical import analyze
@@ -279,12 +279,7 @@ class LLMComposer:
 
     # --- composing -------------------------------------------------------------------------
     def compose(self, question: str, passages: list[Passage], language: str) -> Draft:
-        draft = None
-        for item in self.stream(question, passages, language):
-            if isinstance(item, Draft):
-                draft = item
-        assert draft is not None
-        return draft
+        return drain(self.stream(question, passages, language))
 
     def stream(self, question: str, passages: list[Passage], language: str) -> Iterator[str | Draft]:
         if not passages:

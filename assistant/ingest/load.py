@@ -45,6 +45,12 @@ def file_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def file_sha256(path: Path) -> str:
+    """sha256 of a file, read in blocks (model weights, index files)."""
+    with path.open("rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
 def list_files(folder: Path) -> list[Path]:
     """Supported files under ``folder``, sorted, hidden files and folders left out."""
     if not folder.exists():
@@ -75,37 +81,37 @@ def read_manifest(folder: Path) -> dict[str, dict[str, str]]:
     return {k: v for k, v in docs.items() if isinstance(v, dict)}
 
 
+def read_bytes(path: Path, folder: Path, max_bytes: int) -> tuple[str, bytes] | Skipped:
+    """``(source, bytes)`` of one corpus file, or why it was skipped (too large, unreadable)."""
+    source = path.relative_to(folder).as_posix()
+    try:
+        if path.stat().st_size > max_bytes:
+            return Skipped(source, f"larger than the {max_bytes / 1_000_000:g} MB limit")
+        return source, path.read_bytes()
+    except OSError as exc:
+        return Skipped(source, f"cannot be read: {exc.strerror or exc}")
+
+
+def parse(source: str, data: bytes, meta: dict[str, str] | None = None) -> RawFile | Skipped:
+    """The text of a file's bytes by its format, with what the corpus manifest says of it."""
+    try:
+        text, warnings = extract_text(Path(source).suffix.lower(), data)
+    except Exception as exc:  # UnreadableFile, or a parser's own error on a damaged file
+        return Skipped(source, str(exc) or type(exc).__name__)
+    if not text.strip():
+        return Skipped(source, "holds no text")
+    meta = meta or {}
+    return RawFile(source=source, text=text, content_hash=file_hash(data), title=str(meta.get("title", "")),
+                   language=str(meta.get("language", "")), origin=str(meta.get("origin", "")),
+                   warnings=tuple(warnings))
+
+
 def iter_files(folder: Path, max_bytes: int) -> Iterator[RawFile | Skipped]:
     """Yield a :class:`RawFile` or a :class:`Skipped` for every supported file of ``folder``."""
     manifest = read_manifest(folder)
     for path in list_files(folder):
-        source = path.relative_to(folder).as_posix()
-        try:
-            size = path.stat().st_size
-            if size > max_bytes:
-                yield Skipped(source, f"larger than the {max_bytes // 1_000_000} MB limit")
-                continue
-            data = path.read_bytes()
-            text, warnings = extract_text(path.suffix.lower(), data)
-        except UnreadableFile as exc:
-            yield Skipped(source, str(exc))
-            continue
-        except OSError as exc:
-            yield Skipped(source, f"cannot be read: {exc.strerror or exc}")
-            continue
-        if not text.strip():
-            yield Skipped(source, "holds no text")
-            continue
-        meta = manifest.get(source, {})
-        yield RawFile(
-            source=source,
-            text=text,
-            content_hash=file_hash(data),
-            title=str(meta.get("title", "")),
-            language=str(meta.get("language", "")),
-            origin=str(meta.get("origin", "")),
-            warnings=tuple(warnings),
-        )
+        got = read_bytes(path, folder, max_bytes)
+        yield got if isinstance(got, Skipped) else parse(got[0], got[1], manifest.get(got[0]))
 
 
 class UnreadableFile(Exception):
