@@ -153,6 +153,17 @@ class Assistant:
                 self._composer = make_composer(self.settings, searcher)
             return self._composer
 
+    def _composer_for(self, mode: str | None) -> Composer:
+        """The configured composer, or the extractive one when ``mode="extractive"``."""
+        if mode in (None, "", "llm"):
+            return self.composer
+        if mode != "extractive":
+            raise UsageError(f"unknown answer mode {mode!r}: use llm or extractive")
+        composer = self.composer
+        return getattr(composer, "fallback", None) or (
+            composer if composer.name == "extractive" else make_composer(
+                self.settings.model_copy(update={"llm_provider": "none"}), self.searcher()))
+
     # --- asking ----------------------------------------------------------------------------
     def retrieve(self, question: str, k: int | None = None, mode: str = "hybrid") -> list[Passage]:
         """The ``k`` best passages for ``question``, best first."""
@@ -161,25 +172,32 @@ class Assistant:
             raise UsageError(f"unknown retrieval mode {mode!r}: use hybrid, dense or lexical")
         return self.searcher().search(q, k=self._k(k), mode=mode)
 
-    def answer(self, question: str, k: int | None = None, history: Sequence[str] | None = None) -> Answer:
-        """A cited answer to ``question`` (``history``: earlier questions of the conversation)."""
+    def answer(self, question: str, k: int | None = None, history: Sequence[str] | None = None,
+               mode: str | None = None) -> Answer:
+        """A cited answer to ``question``.
+
+        ``history``: earlier questions of the conversation (for follow-ups); ``mode``:
+        ``"extractive"`` to quote sentences even when an LLM is configured.
+        """
         q, warnings = check_question(question, self.settings.max_question_chars)
-        query = self._query(q, history)
-        chain = build_chain(HybridRetriever(searcher=self.searcher(), k=self._k(k)), self.composer)
+        composer = self._composer_for(mode)
+        query = self._query(q, history, composer)
+        chain = build_chain(HybridRetriever(searcher=self.searcher(), k=self._k(k)), composer)
         result = chain.invoke({"question": q, "query": query, "language": detect_language(q),
                                "warnings": warnings})
         return self._with_warnings(result)
 
-    def stream(self, question: str, k: int | None = None, history: Sequence[str] | None = None
-               ) -> Iterator[str | Answer]:
+    def stream(self, question: str, k: int | None = None, history: Sequence[str] | None = None,
+               mode: str | None = None) -> Iterator[str | Answer]:
         """Text deltas of the answer as it is written, then the finished :class:`Answer`."""
         q, warnings = check_question(question, self.settings.max_question_chars)
-        passages = self.searcher().search(self._query(q, history), k=self._k(k))
-        for item in stream_answer(q, detect_language(q), passages, self.composer, warnings):
+        composer = self._composer_for(mode)
+        passages = self.searcher().search(self._query(q, history, composer), k=self._k(k))
+        for item in stream_answer(q, detect_language(q), passages, composer, warnings):
             yield self._with_warnings(item) if isinstance(item, Answer) else item
 
-    def _query(self, question: str, history: Sequence[str] | None) -> str:
-        return getattr(self.composer, "rewrite", retrieval_query)(question, history)
+    def _query(self, question: str, history: Sequence[str] | None, composer: Composer) -> str:
+        return getattr(composer, "rewrite", retrieval_query)(question, history)
 
     def _k(self, k: int | None) -> int:
         if k is None:

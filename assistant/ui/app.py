@@ -5,7 +5,6 @@ Gradio is an optional extra and is imported only here (``pip install -e '.[ui]'`
 
 from __future__ import annotations
 
-import inspect
 import ipaddress
 import logging
 import time
@@ -45,11 +44,10 @@ def _modes(assistant: Assistant) -> list[str]:
 
 
 def _stream_kwargs(assistant: Assistant, mode: str | None) -> dict[str, Any]:
-    """Pass the chosen answer mode on when ``Assistant.stream`` accepts one."""
+    """The chosen answer mode ("llm (openai)" → "llm"), or nothing for the configured default."""
     if not mode or mode == _modes(assistant)[0]:
         return {}
-    params = inspect.signature(assistant.stream).parameters
-    return {"mode": mode.split(" ")[0]} if "mode" in params else {}
+    return {"mode": mode.split(" ")[0]}
 
 
 def _doc_length(assistant: Assistant):
