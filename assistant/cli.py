@@ -34,7 +34,9 @@ out = Console()
 err = Console(stderr=True, soft_wrap=True)
 
 CorpusOpt = Annotated[
-    Path | None, typer.Option("--corpus", help="Corpus folder (default: ASSISTANT_CORPUS_DIR or ./corpus)")
+    Path | None,
+    typer.Option("--corpus", help="Corpus folder (default: ASSISTANT_CORPUS_DIR or ./corpus); "
+                 "its index is FOLDER/.assistant-index unless --index is given"),
 ]
 IndexOpt = Annotated[
     Path | None, typer.Option("--index", help="Index folder (default: ASSISTANT_INDEX_DIR or ./index)")
@@ -79,7 +81,9 @@ def _progress() -> Progress:
 @app.command()
 def index(
     folder: Annotated[
-        Path | None, typer.Argument(help="Folder of .txt/.md/.pdf/.docx/.html files (default: the corpus folder)")
+        Path | None,
+        typer.Argument(help="Folder of .txt/.md/.pdf/.docx/.html files (default: the corpus folder). Its index "
+                       "goes to FOLDER/.assistant-index unless --index is given; ask with --corpus FOLDER"),
     ] = None,
     index_dir: IndexOpt = None,
     force: Annotated[bool, typer.Option("--force", help="Rebuild from scratch instead of updating")] = False,

@@ -29,6 +29,7 @@ from assistant.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
 
+OWN_INDEX = ".assistant-index"  # index folder inside a corpus named without an index folder
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u2028-\u202e\ufeff]")
 FOLLOW_UP = re.compile(
     r"^(and|but|also|what about|how about|then|а|и|но|также|ещё|еще|а как|что насчёт|что насчет)\b"
@@ -71,7 +72,11 @@ def retrieval_query(question: str, history: Sequence[str] | None) -> str:
 
 
 class Assistant:
-    """Question answering over one corpus folder, with its index in one index folder."""
+    """Question answering over one corpus folder, with its index in one index folder.
+
+    ``Assistant("~/papers")`` keeps its index in ``~/papers/.assistant-index`` unless an index
+    folder is given (argument, ``ASSISTANT_INDEX_DIR`` or the TOML file).
+    """
 
     def __init__(self, corpus_dir: str | Path | None = None, index_dir: str | Path | None = None,
                  settings: Settings | None = None) -> None:
@@ -81,6 +86,9 @@ class Assistant:
             updates["corpus_dir"] = Path(corpus_dir).expanduser()
         if index_dir is not None:
             updates["index_dir"] = Path(index_dir).expanduser()
+        elif corpus_dir is not None and "index_dir" not in base.model_fields_set:
+            # Another corpus gets its own index beside it, never the default corpus's index.
+            updates["index_dir"] = updates["corpus_dir"] / OWN_INDEX
         self.settings = base.model_copy(update=updates) if updates else base
         self._lock = threading.RLock()
         self._embedder: Embedder | None = None

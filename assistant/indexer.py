@@ -109,6 +109,7 @@ def sync(
 ) -> tuple[store.StoredIndex, IndexReport]:
     """Bring the index in ``index_dir`` up to date with ``corpus_dir``."""
     started = time.perf_counter()
+    list_files(corpus_dir)  # a missing corpus is reported before anything is written
     with store.build_lock(index_dir):
         previous, reason = None, ""
         if not force:

@@ -119,3 +119,19 @@ def test_corpus_change_between_runs_is_picked_up_on_first_use(built: Assistant):
                                                encoding="utf-8")
     later = Assistant(settings=offline_settings(corpus_dir=built.corpus_dir, index_dir=built.index_dir))
     assert later.retrieve("Which lake has fresh and salty halves?", k=1)[0].source == "note.txt"
+
+
+def test_another_corpus_gets_its_own_index_beside_it(tmp_path: Path):
+    folder = tmp_path / "papers"
+    folder.mkdir()
+    (folder / "note.md").write_text("Lake Balkhash has a fresh western half and a salty eastern half.",
+                                    encoding="utf-8")
+    bot = Assistant(folder, settings=offline_settings())
+    assert bot.index_dir == folder / ".assistant-index"
+    bot.index()
+    assert bot.retrieve("Which half of Lake Balkhash is salty?", k=1)[0].source == "note.md"
+    assert store.load(folder / ".assistant-index") is not None
+    # the index's own folder is hidden, so it is never read as part of the corpus
+    assert bot.index().documents == 1
+    explicit = Assistant(folder, tmp_path / "elsewhere", settings=offline_settings())
+    assert explicit.index_dir == tmp_path / "elsewhere"
