@@ -68,6 +68,14 @@ def test_off_topic_questions_abstain_in_their_language(bot: Assistant, question,
         assert "does not hold" in result.answer
 
 
+def test_a_number_no_passage_mentions_means_abstention(bot: Assistant):
+    result = bot.answer("How much had Japan invested in the economy of Kazakhstan by 2031?")
+    assert result.abstained and not result.citations
+    assert any("2031" in n for n in result.notices)
+    # the same question without the impossible year is answered
+    assert not bot.answer("How much has Japan invested in the economy of Kazakhstan?").abstained
+
+
 def test_cross_lingual_names_reach_russian_text_with_the_english_model(bot: Assistant):
     # names that only the Russian articles spell (in Cyrillic): transliteration is the only bridge
     for question, needle in [("What does the expert say about Khorgos?", "Хоргоса"),

@@ -9,7 +9,8 @@ Every sentence of the retrieved passages is scored by
 
 The best sentences (up to ``max_sentences``, each close enough to the best and adding
 something new) are kept in reading order and marked with their passage's number. When even
-the best sentence is weak, the composer abstains in the question's language.
+the best sentence is weak, or the question names a number (a year, a figure) that no retrieved
+passage contains, the composer abstains in the question's language.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from assistant.ingest.chunk import split_sentences
 from assistant.ingest.clean import is_heading
 from assistant.lexical import analyze, coverage, words
 from assistant.records import Passage
+
+NUMBER = re.compile(r"^\d+(?:\.\d+)?$")
 
 # The articles' own reference markers ("[23]", "[2, 5]") would read as citation markers.
 SOURCE_REFERENCE = re.compile(r"\s*\[\d{1,3}(?:\s*[,–-]\s*\d{1,3})*\]")
@@ -108,6 +111,19 @@ class ExtractiveComposer:
         lexical = max(s.lexical for s in ranked[:5])
         return round((0.6 * lexical + 0.4 * f * ranked[0].dense) / (0.6 + 0.4 * f), 4)
 
+    @staticmethod
+    def missing_numbers(question: str, passages: list[Passage]) -> list[str]:
+        """Numbers the question asks about (years, figures) that no retrieved passage contains.
+
+        Passages that never mention 2023 cannot answer a question about 2023: on the tuning set
+        this caught a fifth of the unanswerable questions and none of the answerable ones.
+        """
+        asked = [stem for stem, _ in words(question) if NUMBER.match(stem)]
+        if not asked:
+            return []
+        seen = {t for p in passages for t in analyze(p.text)}
+        return [n for n in dict.fromkeys(asked) if n not in seen]
+
     def select(self, ranked: list[_Sentence]) -> list[_Sentence]:
         chosen: list[_Sentence] = []
         covered: set[str] = set()
@@ -128,10 +144,12 @@ class ExtractiveComposer:
     def stream(self, question: str, passages: list[Passage], language: str) -> Iterator[str | Draft]:
         ranked = self.score(question, passages)
         confidence = self.confidence(question, ranked)
-        if not ranked or confidence < self.abstain_threshold:
+        missing = self.missing_numbers(question, passages)
+        if not ranked or confidence < self.abstain_threshold or missing:
             text = ABSTAIN.get(language, ABSTAIN["en"])
+            notices = [f"no retrieved passage mentions {', '.join(missing)}"] if missing else []
             yield text
-            yield Draft(text, abstained=True, confidence=confidence, composer=self.name)
+            yield Draft(text, abstained=True, confidence=confidence, composer=self.name, notices=notices)
             return
         parts: list[str] = []
         highlights: dict[int, list[tuple[int, int]]] = {}
