@@ -40,6 +40,7 @@ class _Sentence:
     end: int
     text: str
     terms: set[str]
+    matched: frozenset[str] = frozenset()  # the question's words this sentence contains
     lexical: float = 0.0
     dense: float = 0.0
     score: float = 0.0
@@ -52,7 +53,8 @@ class Weights:
     lexical: float = 0.55
     dense: float = 0.30
     rank: float = 0.15
-    keep_ratio: float = 0.8  # a further sentence must score this share of the best one
+    keep_ratio: float = 0.8  # a further sentence must score this share of the best one …
+    new_ratio: float = 0.6  # … or this share, when it covers question words not yet covered
     min_chars: int = 25
 
 
@@ -98,6 +100,8 @@ class ExtractiveComposer:
         dense_w = w.dense * self.searcher.dense_weight(question) / max(self.searcher.weights[0], 1e-9)
         for s, d in zip(sentences, dense, strict=True):
             s.lexical = coverage(query_words, s.terms, weight)
+            s.matched = frozenset(stem for stem, key in query_words
+                                  if stem in s.terms or (key != "~" and key in s.terms))
             s.dense = float(max(d, 0.0))
             s.score = w.lexical * s.lexical + dense_w * s.dense + w.rank / (1 + s.passage)
         return sorted(sentences, key=lambda s: -s.score)
@@ -125,17 +129,25 @@ class ExtractiveComposer:
         return [n for n in dict.fromkeys(asked) if n not in seen]
 
     def select(self, ranked: list[_Sentence]) -> list[_Sentence]:
-        chosen: list[_Sentence] = []
-        covered: set[str] = set()
-        for s in ranked:
-            if len(chosen) >= self.max_sentences:
+        """The best sentence, then greedily those that add question words not yet covered.
+
+        A list or two-part question is answered by sentences that each cover part of it, so a
+        further sentence is judged by what it adds, as long as it is still a fair match overall.
+        """
+        if not ranked:
+            return []
+        chosen = [ranked[0]]
+        covered = set(ranked[0].matched)
+        best = ranked[0].score
+        for s in ranked[1:]:
+            if len(chosen) >= self.max_sentences or s.score < self.weights.new_ratio * best:
                 break
-            if chosen and s.score < self.weights.keep_ratio * chosen[0].score:
-                break
-            if chosen and s.terms <= covered:
-                continue  # repeats what is already said
+            adds = not s.matched <= covered
+            if not adds and (s.score < self.weights.keep_ratio * best
+                             or s.terms <= set().union(*(c.terms for c in chosen))):
+                continue  # no better than the best by much, and nothing new about the question
             chosen.append(s)
-            covered |= s.terms
+            covered |= s.matched
         return sorted(chosen, key=lambda s: (s.passage, s.start))
 
     def compose(self, question: str, passages: list[Passage], language: str) -> Draft:
