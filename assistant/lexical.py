@@ -119,17 +119,16 @@ class LexicalIndex:
     def cross_script(self, query: str, k: int, max_share: float = 0.25) -> list[tuple[int, float]]:
         """Passages ranked only by the query's *names* found in the other script.
 
-        ``Sberbank`` in an English question meets ``Сбербанка`` in a Russian passage through the
-        key ``~sberba``: strong evidence even when the question's other words favour English
-        passages. Only capitalised Latin words past the first one count (names, not vocabulary):
-        Russian spellings of foreign names rarely transliterate back to their English form, and
-        capitalised Russian words are mostly ordinary words. A name the corpus also spells in the
-        question's own script (``Belarus``) is left to BM25, and keys found in more than
-        ``max_share`` of passages mean nothing across languages.
+        ``Khorgos`` in an English question meets ``Хоргоса`` in a Russian passage through the key
+        ``~khorgo`` (and ``Даленов`` meets ``Dalenov`` the other way): strong evidence even when
+        the question's other words favour passages in its own language. Only capitalised words
+        past the first one count (names, not vocabulary), only when the corpus never spells them
+        in the question's own script (``Belarus`` and ``Беларусь`` are left to BM25), and keys
+        found in more than ``max_share`` of passages mean nothing across languages.
         """
         scores: dict[int, float] = {}
         limit = max_share * max(self.size, 1)
-        names = [m.group() for m in NAME.finditer(query) if m.start() > 0 and m.group().isascii()]
+        names = [m.group() for m in NAME.finditer(query) if m.start() > 0]
         for stem, key in dict(words(" ".join(names))).items():
             if key == "~":
                 continue
