@@ -1,6 +1,6 @@
 """The LCEL chain: retrieve → compose → check citations.
 
-``build_chain(searcher, composer, k)`` returns a runnable taking ``{"question", "language"}``
+``build_chain(retriever, composer)`` returns a runnable taking ``{"question", "language"}``
 (plus an optional ``"query"`` to retrieve with, for follow-ups) and giving an
 :class:`~assistant.records.Answer`. Any composer with the ``Composer`` interface plugs in.
 """
@@ -45,7 +45,8 @@ def build_chain(retriever: HybridRetriever, composer: Composer) -> Runnable[dict
         return [from_langchain(d) for d in retriever.invoke(x.get("query") or x["question"])]
 
     def compose(x: dict[str, Any]) -> dict[str, Any]:
-        return {**x, "draft": composer.compose(x["question"], x["passages"], x["language"])}
+        context = x.get("query") if x.get("query") != x["question"] else None
+        return {**x, "draft": composer.compose(x["question"], x["passages"], x["language"], context)}
 
     def cite(x: dict[str, Any]) -> Answer:
         return finish(x["question"], x["language"], x["passages"], x["draft"], tuple(x.get("warnings", ())))
@@ -58,10 +59,10 @@ def build_chain(retriever: HybridRetriever, composer: Composer) -> Runnable[dict
 
 
 def stream_answer(question: str, language: str, passages: list[Passage], composer: Composer,
-                  warnings: tuple[str, ...] = ()) -> Iterator[str | Answer]:
+                  warnings: tuple[str, ...] = (), context: str | None = None) -> Iterator[str | Answer]:
     """Text deltas as the composer writes them, then the checked ``Answer``."""
     draft: Draft | None = None
-    for item in composer.stream(question, passages, language):
+    for item in composer.stream(question, passages, language, context):
         if isinstance(item, Draft):
             draft = item
         else:

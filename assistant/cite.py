@@ -58,9 +58,3 @@ def check_markers(
             )
         )
     return checked, citations
-
-
-def sentences_without_citation(text: str) -> list[str]:
-    """Sentences of an answer that carry no marker (used to flag unsupported LLM claims)."""
-    pieces = re.split(r"(?<=[.!?…])\s+(?=[^\[\s])", text.strip())
-    return [p for p in pieces if p and not MARKER.search(p) and len(p.split()) > 3]

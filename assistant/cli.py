@@ -124,7 +124,8 @@ def index(
 @app.command()
 def ask(
     question: Annotated[str, typer.Argument(help="Your question, in Russian or English")],
-    k: Annotated[int, typer.Option("--k", "-k", min=1, max=50, help="Passages to retrieve")] = 5,
+    k: Annotated[int | None, typer.Option("--k", "-k", min=1, max=50,
+                                          help="Passages to use (default: ASSISTANT_TOP_K, 5)")] = None,
     corpus: CorpusOpt = None,
     index_dir: IndexOpt = None,
     as_json: JsonOpt = False,

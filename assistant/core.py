@@ -7,22 +7,20 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 import shutil
 import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import replace
 from pathlib import Path
 
 from assistant import indexer, store
 from assistant.chain import build_chain, stream_answer
 from assistant.compose import Composer, make_composer
 from assistant.embed import Embedder, load_embedder
-from assistant.errors import CorpusError, IndexCorruptError, UsageError
+from assistant.errors import IndexCorruptError, UsageError
 from assistant.ingest.language import detect_language
-from assistant.ingest.load import SUPPORTED
+from assistant.ingest.load import SUPPORTED, file_sha256, list_files
 from assistant.records import Answer, IndexReport, Passage, Status
 from assistant.retrieve import HybridRetriever, Searcher
 from assistant.settings import Settings, load_settings
@@ -30,12 +28,11 @@ from assistant.settings import Settings, load_settings
 log = logging.getLogger(__name__)
 
 OWN_INDEX = ".assistant-index"  # index folder inside a corpus named without an index folder
-CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u2028-\u202e\ufeff]")
-FOLLOW_UP = re.compile(
-    r"^(and|but|also|what about|how about|then|а|и|но|также|ещё|еще|а как|что насчёт|что насчет)\b"
-    r"|\b(there|it|they|them|this|that|these|those|его|её|ее|их|там|этом|этого|эти|этих|он|она|они)\b",
-    re.IGNORECASE,
-)
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028-\u202e\ufeff]")
+FOLLOW_UP_START = re.compile(
+    r"^(and|but|also|what about|how about|then|а|и|но|также|ещё|еще|а как|что насчёт|что насчет)\b", re.IGNORECASE)
+PRONOUN = re.compile(
+    r"\b(there|it|they|them|these|those|его|её|ее|их|там|этом|эти|этих|он|она|они)\b", re.IGNORECASE)
 
 
 def check_question(question: object, max_chars: int) -> tuple[str, tuple[str, ...]]:
@@ -62,11 +59,15 @@ def retrieval_query(question: str, history: Sequence[str] | None) -> str:
 
     >>> retrieval_query("And how many American companies work there?", ["How much has Japan invested in Kazakhstan?"])
     'How much has Japan invested in Kazakhstan? And how many American companies work there?'
-    >>> retrieval_query("Who is Rysmambetov?", ["Where is Khorgos?"])
-    'Who is Rysmambetov?'
+    >>> retrieval_query("Who is Rysmambetov and what does he say about water?", ["Where is Khorgos?"])
+    'Who is Rysmambetov and what does he say about water?'
+    >>> retrieval_query("Which decree did the president sign that concerns the digital economy?", ["Where?"])
+    'Which decree did the president sign that concerns the digital economy?'
     """
     previous = [h for h in (history or []) if h and h.strip()]
-    if not previous or not (FOLLOW_UP.search(question) or len(question.split()) <= 4):
+    n_words = len(question.split())
+    follow_up = FOLLOW_UP_START.search(question) or n_words <= 4 or (n_words <= 9 and PRONOUN.search(question))
+    if not previous or not follow_up:
         return question
     return f"{previous[-1].strip()} {question}"
 
@@ -95,7 +96,6 @@ class Assistant:
         self._searcher: Searcher | None = None
         self._composer: Composer | None = None
         self.last_report: IndexReport | None = None
-        self.warnings: list[str] = []
 
     # --- lifecycle -------------------------------------------------------------------------
     @property
@@ -114,15 +114,17 @@ class Assistant:
             return self._embedder
 
     def index(self, progress: indexer.Progress | None = None, force: bool = False) -> IndexReport:
-        """Build or update the index from the corpus folder (incremental)."""
+        """Build or update the index from the corpus folder (incremental).
+
+        Questions keep being answered from the current index while this runs (the build holds
+        only the index folder's file lock); the new index is swapped in when it is complete.
+        """
+        saved, report = indexer.sync(self.corpus_dir, self.index_dir, self.embedder, self.settings,
+                                     progress=progress, force=force)
         with self._lock:
-            saved, report = indexer.sync(self.corpus_dir, self.index_dir, self.embedder, self.settings,
-                                         progress=progress, force=force)
             self._use(saved)
             self.last_report = report
-            if report.rebuilt_reason:
-                self.warnings.append(report.rebuilt_reason)
-            return report
+        return report
 
     def _use(self, saved: store.StoredIndex) -> None:
         s = self.settings
@@ -144,7 +146,7 @@ class Assistant:
             fingerprint = saved.manifest.get("model", {}).get("fingerprint") if saved else None
             if saved is not None and fingerprint == self.embedder.fingerprint:
                 if not self.corpus_dir.is_dir():
-                    self.warnings.append(f"corpus folder {self.corpus_dir} is missing: answering from the index")
+                    log.warning("corpus folder %s is missing: answering from the index", self.corpus_dir)
                     self._use(saved)
                 elif indexer.corpus_unchanged(self.corpus_dir, saved, self.settings):
                     self._use(saved)
@@ -191,18 +193,18 @@ class Assistant:
         composer = self._composer_for(mode)
         query = self._query(q, history, composer)
         chain = build_chain(HybridRetriever(searcher=self.searcher(), k=self._k(k)), composer)
-        result = chain.invoke({"question": q, "query": query, "language": detect_language(q),
-                               "warnings": warnings})
-        return self._with_warnings(result)
+        return chain.invoke({"question": q, "query": query, "language": detect_language(q),
+                             "warnings": warnings})
 
     def stream(self, question: str, k: int | None = None, history: Sequence[str] | None = None,
                mode: str | None = None) -> Iterator[str | Answer]:
         """Text deltas of the answer as it is written, then the finished :class:`Answer`."""
         q, warnings = check_question(question, self.settings.max_question_chars)
         composer = self._composer_for(mode)
-        passages = self.searcher().search(self._query(q, history, composer), k=self._k(k))
-        for item in stream_answer(q, detect_language(q), passages, composer, warnings):
-            yield self._with_warnings(item) if isinstance(item, Answer) else item
+        query = self._query(q, history, composer)
+        passages = self.searcher().search(query, k=self._k(k))
+        context = query if query != q else None
+        yield from stream_answer(q, detect_language(q), passages, composer, warnings, context)
 
     def _query(self, question: str, history: Sequence[str] | None, composer: Composer) -> str:
         return getattr(composer, "rewrite", retrieval_query)(question, history)
@@ -214,15 +216,11 @@ class Assistant:
             raise UsageError("k must be a whole number from 1 to 50")
         return k
 
-    def _with_warnings(self, result: Answer) -> Answer:
-        extra = tuple(w for w in self.warnings if w not in result.warnings)
-        return replace(result, warnings=result.warnings + extra) if extra else result
-
     # --- what is there ---------------------------------------------------------------------
     def status(self) -> Status:
         searcher = self.searcher()
         info = self.embedder.info
-        warnings = list(self.warnings)
+        warnings = [self.last_report.rebuilt_reason] if self.last_report and self.last_report.rebuilt_reason else []
         if info.fallback or not info.multilingual:
             warnings.insert(0, "full cross-lingual retrieval needs the multilingual model "
                                f"({self.settings.embedding_model}); see README 'Using the multilingual model'")
@@ -248,8 +246,7 @@ class Assistant:
         and update the index. Returns the index report and one message per file."""
         target = self.corpus_dir / subfolder
         target.mkdir(parents=True, exist_ok=True)
-        known = {hashlib.sha256(p.read_bytes()).hexdigest(): p.name
-                 for p in self.corpus_dir.rglob("*") if p.is_file() and p.suffix.lower() in SUPPORTED}
+        known = {file_sha256(p): p.name for p in list_files(self.corpus_dir)}
         messages = []
         limit = int(self.settings.max_upload_mb * 1_000_000)
         for raw in paths:
@@ -264,7 +261,7 @@ class Assistant:
             if path.stat().st_size > limit:
                 messages.append(f"{path.name}: not added — larger than {self.settings.max_upload_mb:g} MB")
                 continue
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            digest = file_sha256(path)
             if digest in known:
                 messages.append(f"{path.name}: already in the corpus as {known[digest]}")
                 continue
@@ -272,10 +269,7 @@ class Assistant:
             shutil.copyfile(path, dest)
             known[digest] = dest.name
             messages.append(f"{path.name}: added as {dest.relative_to(self.corpus_dir).as_posix()}")
-        try:
-            report = self.index(progress=progress)
-        except CorpusError:
-            raise
+        report = self.index(progress=progress)
         for skipped in report.skipped:
             messages.append(f"skipped {skipped}")
         return report, messages
@@ -286,10 +280,15 @@ def safe_name(name: str) -> str:
 
     >>> safe_name("../../etc/pass wd.txt")
     'pass_wd.txt'
+    >>> len(safe_name("a" * 300 + ".md")), safe_name("a" * 300 + ".md")[-3:], safe_name(".txt")
+    (120, '.md', 'upload.txt')
     """
     base = Path(name.replace("\\", "/")).name
+    if base.startswith(".") and base.count(".") == 1:
+        base = "upload" + base  # ".txt" is an extension with no name: keep the extension
     base = re.sub(r"[^\w.\-]+", "_", base, flags=re.UNICODE).lstrip(".") or "upload"
-    return base[:120]
+    stem, suffix = Path(base).stem, Path(base).suffix
+    return stem[: 120 - len(suffix)] + suffix
 
 
 def _free_path(path: Path) -> Path:
@@ -327,6 +326,6 @@ def answer(question: str, k: int | None = None, history: Sequence[str] | None = 
     return default_assistant().answer(question, k=k, history=history)
 
 
-def retrieve(question: str, k: int = 5) -> list[Passage]:
+def retrieve(question: str, k: int | None = None) -> list[Passage]:
     """The ``k`` best passages of the default corpus, best first. See :meth:`Assistant.retrieve`."""
     return default_assistant().retrieve(question, k=k)

@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 OFFLINE_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 # Prompts for model families that were trained with them (E5: "query: " / "passage: ").
 KNOWN_PROMPTS = {"e5": ("query: ", "passage: ")}
-MULTILINGUAL_HINTS = ("multilingual", "labse", "bge-m3", "xlm", "mpnet-base-v2-multi", "e5-")
+MULTILINGUAL_HINTS = ("multilingual", "labse", "bge-m3", "xlm-r", "paraphrase-xlm")
 
 
 class Embedder(ABC):
@@ -51,20 +51,30 @@ class Embedder(ABC):
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
         return self._embed([self.info.passage_prompt + t for t in texts])
 
+    _query_cache: dict[str, np.ndarray]
+    _cache_lock = threading.Lock()
+
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        # Retrieval and answer composition embed the same question: keep the last few.
-        cache = self.__dict__.setdefault("_query_cache", {})
-        missing = [t for t in dict.fromkeys(texts) if t not in cache]
+        # Retrieval and the LLM's follow-up rewrite may embed the same question: keep the last few.
+        if not texts:
+            return self._embed([])
+        with self._cache_lock:
+            cache = self.__dict__.setdefault("_query_cache", {})
+            found = {t: cache[t] for t in texts if t in cache}
+        missing = [t for t in dict.fromkeys(texts) if t not in found]
         if missing:
-            for t, v in zip(missing, self._embed([self.info.query_prompt + t for t in missing]), strict=True):
-                cache[t] = v
-            while len(cache) > 256:
-                cache.pop(next(iter(cache)))
-        return np.stack([cache[t] for t in texts]) if texts else self._embed([])
+            fresh = dict(zip(missing, self._embed([self.info.query_prompt + t for t in missing]), strict=True))
+            found.update(fresh)
+            with self._cache_lock:
+                cache.update(fresh)
+                while len(cache) > 256:
+                    cache.pop(next(iter(cache)))
+        return np.stack([found[t] for t in texts])
 
     def clear_query_cache(self) -> None:
         """Forget cached question vectors (benchmarks time each call's own embedding)."""
-        self.__dict__.pop("_query_cache", None)
+        with self._cache_lock:
+            self.__dict__.pop("_query_cache", None)
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         if not texts:
@@ -77,7 +87,7 @@ class Embedder(ABC):
     def fingerprint(self) -> str:
         """What an index built with this embedder must match to be reused."""
         i = self.info
-        return f"{i.name}|{i.dimension}|{i.query_prompt}|{i.passage_prompt}"
+        return f"{i.name}|{i.dimension}|{i.query_prompt}|{i.passage_prompt}|{Path(i.path).resolve()}"
 
 
 class SentenceTransformerEmbedder(Embedder):
@@ -185,8 +195,6 @@ def _hub_reachable(timeout: float) -> bool:
 
 def _from_cache_or_hub(repo_id: str, settings: Settings) -> tuple[Path | None, str]:
     """A local snapshot of ``repo_id``, and why not when there is none."""
-    os.environ.setdefault("HF_HUB_DOWNLOAD_TIMEOUT", str(int(settings.download_timeout)))
-    os.environ.setdefault("HF_HUB_ETAG_TIMEOUT", str(int(settings.download_timeout)))
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError
 
@@ -199,7 +207,7 @@ def _from_cache_or_hub(repo_id: str, settings: Settings) -> tuple[Path | None, s
     if not _hub_reachable(settings.download_timeout):
         return None, "not in the local model cache, and the model hub cannot be reached"
     try:
-        return Path(snapshot_download(repo_id)), ""
+        return Path(snapshot_download(repo_id, etag_timeout=settings.download_timeout)), ""
     except Exception as exc:  # any network or hub failure ends in the same fallback
         return None, f"download failed: {type(exc).__name__}"
 
@@ -207,10 +215,8 @@ def _from_cache_or_hub(repo_id: str, settings: Settings) -> tuple[Path | None, s
 def resolve_model(settings: Settings) -> tuple[Path, ModelInfo]:
     """Where the model to load lives, and what to tell the user about it."""
     requested = settings.embedding_model
-    if not settings.allow_download:
-        # Set before any hub library looks at the network: offline means no request at all.
-        os.environ["HF_HUB_OFFLINE"] = "1"
-        os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    # Offline by construction: the cache is read with local_files_only=True and weights are
+    # loaded from a folder; only an allowed download (after a connect probe) uses the network.
     local = Path(requested).expanduser()
     path: Path | None
     if local.is_dir():
@@ -235,14 +241,14 @@ def resolve_model(settings: Settings) -> tuple[Path, ModelInfo]:
     return path, info
 
 
-_LOADED: dict[tuple[str, str, str, str], SentenceTransformerEmbedder] = {}
+_LOADED: dict[tuple[str, str, str, str, int], SentenceTransformerEmbedder] = {}
 _LOAD_LOCK = threading.Lock()
 
 
 def load_embedder(settings: Settings) -> Embedder:
     """The embedder the settings ask for; each model is loaded once per process."""
     path, info = resolve_model(settings)
-    key = (str(path), info.query_prompt, info.passage_prompt, settings.device)
+    key = (str(path), info.query_prompt, info.passage_prompt, settings.device, settings.embed_batch_size)
     with _LOAD_LOCK:
         if key not in _LOADED:
             try:

@@ -31,3 +31,7 @@ class IndexCorruptError(AssistantError):
 
 class ModelUnavailableError(AssistantError):
     """No embedding model could be loaded, not even the offline stand-in."""
+
+
+class IndexWriteError(AssistantError):
+    """The index folder cannot be written (permissions, disk full, not a folder)."""

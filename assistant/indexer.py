@@ -17,22 +17,35 @@ import numpy as np
 
 from assistant import store
 from assistant.embed import Embedder
-from assistant.errors import CorpusError, IndexCorruptError
+from assistant.errors import CorpusError, IndexCorruptError, IndexWriteError
 from assistant.ingest.chunk import chunk_document
 from assistant.ingest.clean import clean
 from assistant.ingest.language import detect_language
-from assistant.ingest.load import RawFile, Skipped, file_hash, list_files, parse, read_bytes, read_manifest
+from assistant.ingest.load import (
+    MANIFEST,
+    RawFile,
+    Skipped,
+    file_hash,
+    file_sha256,
+    list_files,
+    parse,
+    read_bytes,
+    read_manifest,
+)
 from assistant.records import Document, IndexReport, Passage
 from assistant.settings import Settings
 
 log = logging.getLogger(__name__)
 
-CLEANER_VERSION = 3  # bump when clean/chunk change what they produce: forces re-chunking
+CLEANER_VERSION = 4  # bump when clean/chunk change what they produce: forces re-chunking
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
 
-def chunking_config(settings: Settings) -> dict[str, int]:
-    return {"size": settings.chunk_size, "overlap": settings.chunk_overlap, "cleaner": CLEANER_VERSION}
+def chunking_config(settings: Settings) -> dict[str, float]:
+    """What decides the passages: a change here re-cleans and re-chunks (vectors of unchanged
+    passage texts are still reused)."""
+    return {"size": settings.chunk_size, "overlap": settings.chunk_overlap, "cleaner": CLEANER_VERSION,
+            "repeat_threshold": settings.clean_repeat_threshold}
 
 
 def _title(raw: RawFile, text: str) -> str:
@@ -89,7 +102,7 @@ def _read_corpus(
         if isinstance(raw, Skipped):
             skipped.append(raw)
             continue
-        doc = to_document(raw, settings.dedup_threshold)
+        doc = to_document(raw, settings.clean_repeat_threshold)
         if not doc.text.strip():
             skipped.append(Skipped(source, "holds nothing but boilerplate"))
             continue
@@ -110,6 +123,15 @@ def sync(
     """Bring the index in ``index_dir`` up to date with ``corpus_dir``."""
     started = time.perf_counter()
     list_files(corpus_dir)  # a missing corpus is reported before anything is written
+    try:
+        return _sync(corpus_dir, index_dir, embedder, settings, progress, force, started)
+    except (OSError, RuntimeError) as exc:  # RuntimeError: FAISS's own I/O errors
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc).splitlines()[0]
+        raise IndexWriteError(f"cannot write the index in {index_dir}: {reason}") from exc
+
+
+def _sync(corpus_dir: Path, index_dir: Path, embedder: Embedder, settings: Settings,
+          progress: Progress | None, force: bool, started: float) -> tuple[store.StoredIndex, IndexReport]:
     with store.build_lock(index_dir):
         previous, reason = None, ""
         if not force:
@@ -171,11 +193,14 @@ def sync(
             "corpus": {
                 "dir": str(corpus_dir),
                 "fingerprint": _text_key("\n".join(f"{d.source}:{d.content_hash}" for d in docs)),
+                "manifest_hash": _manifest_hash(corpus_dir),
                 "documents": {d.source: {"content_hash": d.content_hash, "title": d.title,
                                          "language": d.language} for d in docs},
             },
             "counts": {"documents": len(docs), "passages": len(passages)},
             "skipped": sorted(s.source for s in skipped),
+            # hashes of skipped files, so a repaired one is noticed at the next start
+            "skipped_hashes": {s.source: _hash_or_empty(corpus_dir / s.source) for s in skipped},
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
         saved = store.save(index_dir, manifest, passages, documents, vectors)
@@ -200,23 +225,38 @@ def sync(
 
 
 def corpus_unchanged(corpus_dir: Path, index: store.StoredIndex, settings: Settings) -> bool:
-    """Cheap check (sizes and hashes of files) whether the index still matches the corpus."""
+    """Whether the index still matches the corpus folder: same chunking, same corpus manifest,
+    and every file (indexed or skipped last time) with the same content hash."""
     if index.manifest.get("chunking") != chunking_config(settings):
         return False
-    known = index.manifest.get("corpus", {}).get("documents", {})
     try:
         files = list_files(corpus_dir)
     except CorpusError:
         return True  # the corpus went away: keep answering from the index we have
-    current = {}
-    for path in files:
+    recorded = index.manifest.get("corpus", {})
+    if recorded.get("manifest_hash", "") != _manifest_hash(corpus_dir):
+        return False
+    known = {s: d["content_hash"] for s, d in recorded.get("documents", {}).items()}
+    known.update(index.manifest.get("skipped_hashes", {}))
+    current = {p.relative_to(corpus_dir).as_posix(): p for p in files}
+    if set(current) != set(known):
+        return False
+    for source, path in current.items():
         try:
-            current[path.relative_to(corpus_dir).as_posix()] = file_hash(path.read_bytes())
+            if file_sha256(path) != known[source]:
+                return False
         except OSError:
-            continue
-    indexed = {s: d["content_hash"] for s, d in known.items()}
-    return all(current.get(s) == h for s, h in indexed.items()) and set(current) <= set(indexed) | _skipped(index)
+            return False
+    return True
 
 
-def _skipped(index: store.StoredIndex) -> set[str]:
-    return set(index.manifest.get("skipped", []))
+def _hash_or_empty(path: Path) -> str:
+    try:
+        return file_sha256(path)
+    except OSError:
+        return ""
+
+
+def _manifest_hash(corpus_dir: Path) -> str:
+    path = corpus_dir / MANIFEST
+    return file_sha256(path) if path.is_file() else ""

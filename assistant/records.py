@@ -15,7 +15,8 @@ class Document:
     """One cleaned document of the corpus.
 
     ``source`` is the path relative to the corpus folder; ``text`` is the cleaned text that all
-    passage offsets point into; ``spans`` map it back to ``raw`` (see ``ingest.clean.OffsetMap``).
+    passage offsets point into; ``spans`` map it back to the text extracted from the file
+    (``ingest.clean.to_original``), so a citation can be located in the source itself.
     """
 
     source: str
@@ -33,7 +34,8 @@ class Passage:
     """A chunk of a document: ``document.text[start:end] == text``.
 
     ``score`` is the fused retrieval score when the passage comes out of ``retrieve()``;
-    ``dense`` and ``lexical`` keep each leg's own score (``None`` when that leg missed it).
+    ``dense`` (cosine similarity) and ``lexical`` (BM25) are each leg's own score for it,
+    ``None`` only when the retrieval mode left that leg out.
     """
 
     id: str

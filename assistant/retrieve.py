@@ -62,10 +62,22 @@ class Searcher:
         self.dedup_threshold = dedup_threshold
 
     def dense_scores(self, query: str) -> np.ndarray:
+        """Cosine similarity of the query to every passage (exact inner product over unit vectors)."""
         if not len(self.passages):
             return np.zeros(0, dtype=np.float32)
         q = self.embedder.embed_queries([query])[0]
         return self.matrix @ q
+
+    def dense_search(self, query: str, depth: int) -> tuple[list[int], np.ndarray]:
+        """FAISS's top ``depth`` rows for the query, and every passage's similarity.
+
+        The ranking comes from the FAISS index; the full similarity vector (one matrix product
+        over the same vectors) gives the passages that only BM25 found their dense score too,
+        which the answer composer weighs.
+        """
+        q = self.embedder.embed_queries([query])[0]
+        _, rows = self.index.vectors.search(q[None, :].astype(np.float32), depth)
+        return [int(r) for r in rows[0] if r >= 0], self.matrix @ q
 
     def dense_weight(self, query: str) -> float:
         """The dense leg's weight in fusion: lowered when the model cannot read the query.
@@ -84,13 +96,16 @@ class Searcher:
         if not n or not query.strip():
             return []
         depth = min(max(self.candidates, k), n)
-        dense = self.dense_scores(query) if mode in ("hybrid", "dense") else np.zeros(n, np.float32)
+        dense = np.zeros(n, np.float32)
+        dense_top: list[int] = []
+        if mode in ("hybrid", "dense"):
+            dense_top, dense = self.dense_search(query, depth)
         lex = self.lexical.scores(query) if mode in ("hybrid", "lexical") else np.zeros(n, np.float32)
         rankings: list[list[str]] = []
         weights: list[float] = []
         if mode in ("hybrid", "dense"):
             mask = mode == "hybrid" and self.english_only and detect_language(query) == "en"
-            top = [i for i in np.argsort(-dense)[:depth] if not mask or self.english[i]]
+            top = [i for i in dense_top if not mask or self.english[i]]
             rankings.append([str(i) for i in top])
             weights.append(self.dense_weight(query))
         if mode in ("hybrid", "lexical"):

@@ -3,7 +3,8 @@
 Values come, highest priority first, from keyword arguments, ``ASSISTANT_*`` environment
 variables, and an optional TOML file (``ASSISTANT_CONFIG`` names it; otherwise
 ``assistant.toml`` in the working directory is used when present). Unknown keys are an
-error everywhere, so a typo never silently falls back to a default:
+error, so a typo never silently falls back to a default (``load_settings``, which every face
+uses, also rejects unknown ``ASSISTANT_*`` variables, which pydantic-settings would ignore):
 
 >>> Settings(top_k=3).top_k
 3
@@ -75,6 +76,9 @@ class Settings(BaseSettings):
     # Chunking (sizes in characters, chosen by measurement: see evals/README.md)
     chunk_size: int = Field(700, ge=100, le=8000)
     chunk_overlap: int = Field(100, ge=0, le=2000)
+    clean_repeat_threshold: float = Field(
+        0.8, gt=0, le=1, description="Share of a paragraph's word trigrams recurring later that makes it a repeat"
+    )
 
     # Retrieval
     top_k: int = Field(5, ge=1, le=50)
@@ -85,7 +89,9 @@ class Settings(BaseSettings):
     foreign_dense_weight: float = Field(
         0.3, ge=0, description="Dense weight for a query in a language the (English-only) model does not read"
     )
-    dedup_threshold: float = Field(0.8, gt=0, le=1, description="Token Jaccard above which two passages are duplicates")
+    dedup_threshold: float = Field(
+        0.8, gt=0, le=1, description="Term Jaccard above which a retrieved passage duplicates a better one"
+    )
 
     # Answering
     max_answer_sentences: int = Field(3, ge=1, le=12)

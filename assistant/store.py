@@ -103,18 +103,30 @@ def load(index_dir: Path) -> StoredIndex | None:
     """The live generation, verified; ``None`` when no index was ever built.
 
     Raises :class:`IndexCorruptError` (with the reason) for anything truncated, foreign or
-    from another format version; the caller rebuilds from the corpus.
+    from another format version; the caller rebuilds from the corpus. A build that switched
+    ``CURRENT`` while this was reading gets one more try with the new generation.
     """
-    import faiss
-
     gen = current_generation(index_dir)
     if gen is None:
         return None
     try:
+        return _load(gen)
+    except IndexCorruptError:
+        now = current_generation(index_dir)
+        if now is None or now == gen:
+            raise
+        return _load(now)
+
+
+def _load(gen: Path) -> StoredIndex:
+    import faiss
+
+    try:
         manifest = json.loads((gen / "manifest.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise IndexCorruptError(f"index manifest unreadable ({type(exc).__name__})") from exc
-    if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("checksums"), dict) \
+            or not isinstance(manifest.get("model"), dict) or manifest.get("format_version") != FORMAT_VERSION:
         found = manifest.get("format_version") if isinstance(manifest, dict) else None
         raise IndexCorruptError(f"index format {found!r} is not {FORMAT_VERSION}")
     for name in FILES:
@@ -129,7 +141,7 @@ def load(index_dir: Path) -> StoredIndex | None:
             d["warnings"] = tuple(d.get("warnings", ()))
             documents[source] = Document(**d)
         vectors = faiss.read_index(str(gen / "vectors.faiss"))
-    except (OSError, ValueError, TypeError, RuntimeError) as exc:
+    except (OSError, ValueError, TypeError, AttributeError, RuntimeError) as exc:
         raise IndexCorruptError(f"index files unreadable ({type(exc).__name__}: {exc})") from exc
     if vectors.ntotal != len(passages) or vectors.d != manifest.get("model", {}).get("dimension"):
         raise IndexCorruptError("index vectors do not match its passages or its model")
@@ -147,6 +159,10 @@ def save(
     import faiss
 
     index_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        previous = current_generation(index_dir)
+    except IndexCorruptError:
+        previous = None
     gen = index_dir / f"gen-{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:8]}"
     tmp = index_dir / f".building-{gen.name}"
     tmp.mkdir()
@@ -169,11 +185,13 @@ def save(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    _remove_old(index_dir, keep=gen.name)
+    _remove_old(index_dir, keep={gen.name, *([previous.name] if previous else [])})
     return StoredIndex(gen, manifest, passages, documents, flat)
 
 
-def _remove_old(index_dir: Path, keep: str) -> None:
+def _remove_old(index_dir: Path, keep: set[str]) -> None:
+    """Drop superseded generations and abandoned builds. The generation live until a moment ago
+    is kept, so a process that read ``CURRENT`` just before the switch can still open it."""
     for child in index_dir.iterdir():
-        if child.is_dir() and child.name != keep and (child.name.startswith(("gen-", ".building-"))):
+        if child.is_dir() and child.name not in keep and child.name.startswith(("gen-", ".building-")):
             shutil.rmtree(child, ignore_errors=True)

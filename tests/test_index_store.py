@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from assistant import Assistant, store
-from assistant.errors import IndexCorruptError
+from assistant.errors import IndexCorruptError, IndexWriteError
 from tests.conftest import offline_settings
 
 QUESTION = "How much has Japan invested in the economy of Kazakhstan?"
@@ -42,23 +42,39 @@ def test_adding_changing_removing_one_document_embeds_only_that_document(built: 
     assert all(p.source != "new.md" for p in built.retrieve("port of Aktau", k=5))
 
 
-def test_crash_half_way_through_indexing_leaves_the_old_index_working(built: Assistant, monkeypatch):
+@pytest.mark.parametrize("where", ["embedding", "writing files", "switching"])
+def test_crash_half_way_through_indexing_leaves_the_old_index_working(built: Assistant, monkeypatch, where):
     before = built.answer(QUESTION)
-    (built.corpus_dir / "extra.txt").write_text("Some new text about Kazakhstan. " * 200, encoding="utf-8")
-    calls = {"n": 0}
-    real = type(built.embedder).embed_batch
+    live = store.current_generation(built.index_dir)
+    # distinct paragraphs (the cleaner drops repeats), enough for several embedding batches
+    extra = "\n\n".join(" ".join(f"term{i}x{j}" for j in range(80)) + "." for i in range(80))
+    (built.corpus_dir / "extra.txt").write_text(extra, encoding="utf-8")
 
-    def dying(self, texts):
-        calls["n"] += 1
-        if calls["n"] >= 1:
-            raise KeyboardInterrupt("power cut")
-        return real(self, texts)
+    def power_cut(*args, **kwargs):
+        raise KeyboardInterrupt("power cut")
 
-    monkeypatch.setattr(type(built.embedder), "embed_batch", dying)
+    if where == "embedding":  # after some passages were embedded, before anything is written
+        real = type(built.embedder).embed_batch
+        calls = {"n": 0}
+
+        def dying(self, texts):
+            calls["n"] += 1
+            if calls["n"] > 1:  # the first batch went through: a cut really half-way
+                power_cut()
+            return real(self, texts)
+
+        monkeypatch.setattr(type(built.embedder), "embed_batch", dying)
+        assert len(extra) > 40 * built.settings.embed_batch_size  # more passages than one batch
+    elif where == "writing files":  # passages and documents written, vectors not
+        import faiss
+
+        monkeypatch.setattr(faiss, "write_index", power_cut)
+    else:  # the new generation is complete on disk, but CURRENT still names the old one
+        monkeypatch.setattr(store, "_atomic_write_text", power_cut)
     with pytest.raises(KeyboardInterrupt):
         built.index()
     monkeypatch.undo()
-    assert not any(p.name.startswith(".building") for p in built.index_dir.iterdir())
+    assert store.current_generation(built.index_dir) == live
     reopened = Assistant(settings=built.settings)
     saved = store.load(reopened.index_dir)
     assert saved is not None and "extra.txt" not in saved.documents
@@ -108,10 +124,23 @@ def test_index_files_are_json_and_faiss_never_pickle(built: Assistant):
     assert set(manifest["corpus"]["documents"]) == {p.name for p in built.corpus_dir.glob("*.txt")}
 
 
-def test_pointer_to_a_missing_generation_is_an_error(tmp_path: Path):
+def test_pointer_outside_the_index_folder_is_refused(tmp_path: Path):
     (tmp_path / "CURRENT").write_text("../../etc")
-    with pytest.raises(IndexCorruptError):
+    with pytest.raises(IndexCorruptError, match="does not name"):
         store.load(tmp_path)
+
+
+def test_pointer_to_a_missing_generation_is_an_error(tmp_path: Path):
+    (tmp_path / "CURRENT").write_text("gen-20260101000000-deadbeef\n")
+    with pytest.raises(IndexCorruptError, match="manifest unreadable"):
+        store.load(tmp_path)
+
+
+def test_unwritable_index_folder_is_a_one_line_error(bot: Assistant, tmp_path: Path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(IndexWriteError, match="cannot write the index"):
+        Assistant(settings=offline_settings(index_dir=blocker / "index")).index()
 
 
 def test_corpus_change_between_runs_is_picked_up_on_first_use(built: Assistant):

@@ -41,10 +41,14 @@ def drain(stream: Iterator[str | Draft]) -> Draft:
 
 
 class Composer(Protocol):
+    """``context``: the standalone form of a follow-up question (what retrieval searched for)."""
+
     name: str
 
-    def compose(self, question: str, passages: list[Passage], language: str) -> Draft: ...
+    def compose(self, question: str, passages: list[Passage], language: str,
+                context: str | None = None) -> Draft: ...
 
-    def stream(self, question: str, passages: list[Passage], language: str) -> Iterator[str | Draft]:
+    def stream(self, question: str, passages: list[Passage], language: str,
+               context: str | None = None) -> Iterator[str | Draft]:
         """Text deltas as they are written, then the finished :class:`Draft`."""
         ...

@@ -150,10 +150,13 @@ class ExtractiveComposer:
             covered |= s.matched
         return sorted(chosen, key=lambda s: (s.passage, s.start))
 
-    def compose(self, question: str, passages: list[Passage], language: str) -> Draft:
-        return drain(self.stream(question, passages, language))
+    def compose(self, question: str, passages: list[Passage], language: str,
+                context: str | None = None) -> Draft:
+        return drain(self.stream(question, passages, language, context))
 
-    def stream(self, question: str, passages: list[Passage], language: str) -> Iterator[str | Draft]:
+    def stream(self, question: str, passages: list[Passage], language: str,
+               context: str | None = None) -> Iterator[str | Draft]:
+        # ``context`` already chose the passages; sentences are matched to the question itself
         ranked = self.score(question, passages)
         confidence = self.confidence(question, ranked)
         missing = self.missing_numbers(question, passages)

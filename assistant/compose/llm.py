@@ -30,8 +30,6 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
-from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -40,6 +38,7 @@ from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
 from assistant.cite import MARKER
 from assistant.compose.base import ABSTAIN, Draft, drain
+from assistant.compose.extractive import SOURCE_REFERENCE
 from assistant.ingest.chunk import split_sentences
 from assistant.ingest.language import detect_language
 from assistant.lexical import analyze
@@ -105,7 +104,8 @@ def format_passages(passages: Sequence[Passage]) -> str:
     for i, p in enumerate(passages, 1):
         title = f' title="{_attr(p.title)}"' if p.title else ""
         section = f' section="{_attr(p.section)}"' if p.section else ""
-        body = neutralise(p.text[:MAX_PASSAGE_CHARS].strip())
+        # the articles' own "[23]" would read as a citation of passage 23
+        body = neutralise(SOURCE_REFERENCE.sub("", p.text[:MAX_PASSAGE_CHARS]).strip())
         blocks.append(f'<passage n="{i}"{title} source="{_attr(p.source)}"{section}>\n{body}\n</passage>')
     return "\n\n".join(blocks)
 
@@ -218,8 +218,6 @@ class LLMComposer:
         self.timeout = timeout
         self.max_sentences = max_sentences
         self.unusable = unusable  # why the model could not be built ("" when it could)
-        self._lock = threading.Lock()
-        self._standalone: OrderedDict[str, str] = OrderedDict()  # follow-up → its rewrite
 
     @classmethod
     def from_settings(cls, settings: Any, fallback: Any) -> LLMComposer:
@@ -263,12 +261,11 @@ class LLMComposer:
         return f"{where}, extractive fallback"
 
     # --- prompts ---------------------------------------------------------------------------
-    def messages(self, question: str, passages: Sequence[Passage], language: str) -> list[BaseMessage]:
+    def messages(self, question: str, passages: Sequence[Passage], language: str,
+                 standalone: str | None = None) -> list[BaseMessage]:
         lang = language if language in ABSTAIN else "en"
         system = SYSTEM_PROMPT.format(n=len(passages), language_name=LANGUAGE_NAMES.get(lang, "English"),
                                       abstain=ABSTAIN[lang], max_sentences=self.max_sentences)
-        with self._lock:
-            standalone = self._standalone.get(question)
         asked = f"<question>\n{neutralise(question)}\n</question>"
         if standalone and standalone != question:
             asked += f"\n(In the context of the conversation: <question>{neutralise(standalone)}</question>)"
@@ -278,10 +275,12 @@ class LLMComposer:
         return [SystemMessage(system), HumanMessage(user)]
 
     # --- composing -------------------------------------------------------------------------
-    def compose(self, question: str, passages: list[Passage], language: str) -> Draft:
-        return drain(self.stream(question, passages, language))
+    def compose(self, question: str, passages: list[Passage], language: str,
+                context: str | None = None) -> Draft:
+        return drain(self.stream(question, passages, language, context))
 
-    def stream(self, question: str, passages: list[Passage], language: str) -> Iterator[str | Draft]:
+    def stream(self, question: str, passages: list[Passage], language: str,
+               context: str | None = None) -> Iterator[str | Draft]:
         if not passages:
             text = ABSTAIN.get(language, ABSTAIN["en"])
             yield text
@@ -296,7 +295,7 @@ class LLMComposer:
         streamed = False
         think = _ThinkFilter()
         try:
-            for chunk in self.model.stream(self.messages(question, passages, language)):
+            for chunk in self.model.stream(self.messages(question, passages, language, context)):
                 delta = content_text(getattr(chunk, "content", ""))
                 if not delta:
                     continue
@@ -424,8 +423,6 @@ class LLMComposer:
         from assistant.core import retrieval_query
 
         previous = [" ".join(h.split()) for h in (history or []) if isinstance(h, str) and h.strip()]
-        with self._lock:
-            self._standalone.pop(question, None)
         if not previous:
             return question
         if self.model is None:
@@ -446,8 +443,4 @@ class LLMComposer:
                             flags=re.IGNORECASE)
         if not standalone or len(standalone) > 4 * len(question) + 400:
             return retrieval_query(question, history)
-        with self._lock:
-            self._standalone[question] = standalone
-            while len(self._standalone) > 256:
-                self._standalone.popitem(last=False)
         return standalone

@@ -29,7 +29,7 @@ SEPARATORS = [r"\n\n", r"\n", r"(?<=[.!?…])\s+", r";\s", r",\s", r"\s", ""]
 ABBREVIATIONS = {
     "г", "гг", "т", "е", "д", "др", "пр", "см", "стр", "рис", "млн", "млрд", "трлн", "руб",
     "тыс", "им", "ул", "проф", "акад", "no", "vol", "pp", "p", "dr", "mr", "mrs", "ms", "prof",
-    "etc", "e", "i", "vs", "fig", "st", "inc", "ltd", "jr", "sr", "u.s",
+    "etc", "e", "i", "vs", "fig", "st", "inc", "ltd", "jr", "sr",
 }  # fmt: skip
 SENTENCE_END = re.compile(r"[.!?…]+[»\"”')\]]*(?=\s+|$)|\n+")
 

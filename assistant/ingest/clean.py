@@ -26,6 +26,7 @@ from __future__ import annotations
 import bisect
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 BOILERPLATE = [
@@ -47,7 +48,7 @@ BOILERPLATE = [
 PAGE_FURNITURE = re.compile(r"^[-–—]?\s*\d{1,4}\s*$|^[^\w«\"“(]{0,3}$")
 TERMINAL = tuple(".!?…:;»\"”)")
 LIST_ITEM = re.compile(r"^(?:[•●▪◦·*–—-]\s|\d{1,2}[.)]\s|[a-zа-я][.)]\s)")
-HYPHEN_BREAK = re.compile(r"(\w)-$")
+HYPHEN_BREAK = re.compile(r"(\w)-$")  # (a soft hyphen at a line end is made a "-" first)
 WORD_AT_END = re.compile(r"(\w+)-$")
 WORD_AT_START = re.compile(r"^(\w+)")
 
@@ -62,12 +63,20 @@ class Cleaned:
     dropped_duplicates: int = 0
 
     def to_original(self, pos: int) -> int:
-        """Offset in the original text of the character at ``pos`` in the cleaned text."""
-        if not self.spans:
-            return pos
-        i = bisect.bisect_right([s[0] for s in self.spans], pos) - 1
-        start, orig, length = self.spans[max(i, 0)]
-        return orig + min(max(pos - start, 0), max(length - 1, 0))
+        """Offset in the original text of the character at ``pos`` in the cleaned text
+        (``pos`` may be an exclusive end: one past the last character maps one past its origin)."""
+        return to_original(self.spans, pos)
+
+
+def to_original(spans: Sequence[tuple[int, int, int]], pos: int) -> int:
+    """Map a cleaned-text offset through ``spans`` (as stored in ``Document.spans``)."""
+    if not spans:
+        return pos
+    i = max(bisect.bisect_right([s[0] for s in spans], pos) - 1, 0)
+    start, orig, length = spans[i]
+    if pos >= start + length:  # an exclusive end, or a separator inserted after this span
+        return orig + length
+    return orig + max(pos - start, 0)
 
 
 class _Builder:
@@ -79,10 +88,13 @@ class _Builder:
         self.length = 0
 
     def copy(self, text: str, orig_start: int) -> None:
-        if text:
-            self.spans.append((self.length, orig_start, len(text)))
-            self.parts.append(text)
-            self.length += len(text)
+        offset = 0
+        for piece in text.split("\u00ad"):
+            if piece:
+                self.spans.append((self.length, orig_start + offset, len(piece)))
+                self.parts.append(piece)
+                self.length += len(piece)
+            offset += len(piece) + 1
 
     def insert(self, text: str) -> None:
         self.parts.append(text)
@@ -214,7 +226,9 @@ class _DuplicateFilter:
 
 def clean(raw: str, dedup_threshold: float = 0.8) -> Cleaned:
     """Clean ``raw``; see the module docstring for what is undone."""
-    raw = raw.replace("\u00ad", " ")  # soft hyphens: PDF extractors leave them mid-word
+    # Soft hyphens: at a line end one is a hyphenation break (same length, so offsets hold);
+    # inside a line the builder drops it without splitting the word.
+    raw = raw.replace("\u00ad\n", "-\n")
     lines = _lines(raw)
     headers = _running_headers(lines)
     dropped = 0

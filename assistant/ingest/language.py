@@ -23,7 +23,9 @@ def cyrillic_share(text: str) -> float:
 
 
 def detect_language(text: str, default: str = "en") -> str:
-    """``"ru"`` when most letters are Cyrillic, ``"en"`` when most are Latin, else ``default``."""
+    """``"ru"`` when at least 40% of the letters are Cyrillic (Russian text quotes many Latin
+    names: ``"ВЭБ.РФ и OpenAI"`` is Russian), otherwise ``"en"``; ``default`` when there are no
+    letters at all."""
     if not any(c.isalpha() for c in text):
         return default
     return "ru" if cyrillic_share(text) >= 0.4 else "en"
