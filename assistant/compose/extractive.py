@@ -53,8 +53,7 @@ class Weights:
     lexical: float = 0.55
     dense: float = 0.30
     rank: float = 0.15
-    keep_ratio: float = 0.8  # a further sentence must score this share of the best one …
-    new_ratio: float = 0.6  # … or this share, when it covers question words not yet covered
+    keep_ratio: float = 0.8  # a further sentence must score this share of the best one
     min_chars: int = 25
 
 
@@ -129,25 +128,24 @@ class ExtractiveComposer:
         return [n for n in dict.fromkeys(asked) if n not in seen]
 
     def select(self, ranked: list[_Sentence]) -> list[_Sentence]:
-        """The best sentence, then greedily those that add question words not yet covered.
+        """The best sentence, then those close to it that say something new about the question.
 
-        A list or two-part question is answered by sentences that each cover part of it, so a
-        further sentence is judged by what it adds, as long as it is still a fair match overall.
+        (Admitting weaker sentences that cover other question words helped two-part questions
+        a little and cost citation precision a lot — 0.66 → 0.54 on the tuning set — so a
+        further sentence must still score ``keep_ratio`` of the best.)
         """
         if not ranked:
             return []
         chosen = [ranked[0]]
-        covered = set(ranked[0].matched)
-        best = ranked[0].score
+        covered, said = set(ranked[0].matched), set(ranked[0].terms)
         for s in ranked[1:]:
-            if len(chosen) >= self.max_sentences or s.score < self.weights.new_ratio * best:
+            if len(chosen) >= self.max_sentences or s.score < self.weights.keep_ratio * ranked[0].score:
                 break
-            adds = not s.matched <= covered
-            if not adds and (s.score < self.weights.keep_ratio * best
-                             or s.terms <= set().union(*(c.terms for c in chosen))):
-                continue  # no better than the best by much, and nothing new about the question
+            if s.matched <= covered and s.terms <= said:
+                continue  # repeats what is already said
             chosen.append(s)
             covered |= s.matched
+            said |= s.terms
         return sorted(chosen, key=lambda s: (s.passage, s.start))
 
     def compose(self, question: str, passages: list[Passage], language: str,
