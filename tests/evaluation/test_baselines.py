@@ -1,4 +1,4 @@
-"""The LangChain tutorial baseline and the memoising embedder, on a tiny corpus with a fake model."""
+"""The LangChain tutorial baseline and the memoising embedder, on a tiny corpus with a tiny bag-of-words embedder."""
 
 from __future__ import annotations
 

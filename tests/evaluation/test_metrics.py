@@ -269,14 +269,25 @@ def test_parse_score():
     assert parse_score("") is None
 
 
-def test_judge_uses_the_chat_model_only_for_answered_questions():
-    from langchain_core.language_models.fake_chat_models import FakeListChatModel
-
+def test_judge_asks_the_configured_llm_over_its_real_protocol_only_for_answered_questions():
+    """The judge talks to a local OpenAI-protocol server (scripted replies) through the same
+    LangChain chat model a user's configuration builds; we check what it sends and parses."""
     from assistant.evaluation.harness import Evidence, Question
+    from assistant.evaluation.judge import make_chat_model
+    from assistant.llm_server import ScriptedLLMServer
+    from assistant.settings import Settings
 
-    chat = FakeListChatModel(responses=["0.9", "Relevance: 0.4"])
     q1 = Question("a", "Q?", "en", ("d",), (Evidence("d", "x"),), ("k",), "factoid", True)
     q2 = Question("b", "Q2?", "en", (), (), (), "unanswerable", False)
-    cite = Citation(1, "d", "", 0, 1, 0.1, "source text", "p")
-    answers = {"a": Answer("Q?", "k [1]", (cite,), False, "en"), "b": Answer("Q2?", "no", (), True, "en")}
-    assert judge_answers(chat, [q1, q2], answers) == {"a": {"faithfulness": 0.9, "answer_relevance": 0.4}}
+    cite = Citation(1, "d", "", 0, 1, 0.1, "source text about Aktau", "p")
+    answers = {"a": Answer("Q?", "Aktau is a port [1]", (cite,), False, "en"),
+               "b": Answer("Q2?", "no", (), True, "en")}
+    with ScriptedLLMServer(["0.9", "Relevance: 0.4"]) as server:
+        settings = Settings(llm_provider="openai", llm_base_url=server.openai_url, llm_model="judge",
+                            llm_api_key="k", llm_timeout=5)
+        scores = judge_answers(make_chat_model(settings), [q1, q2], answers)
+        sent = [str(r.body) for r in server.chats]
+    assert scores == {"a": {"faithfulness": 0.9, "answer_relevance": 0.4}}
+    assert len(sent) == 2  # the abstained, unanswerable question is not judged
+    assert "source text about Aktau" in sent[0] and "Aktau is a port [1]" in sent[0]
+    assert "Q?" in sent[1]
