@@ -280,18 +280,7 @@ def chart(result: EvalResult, path: Path) -> None:
     import numpy as np
 
     k = result.meta["k"]
-    metrics = [
-        "accuracy",
-        f"hit@{k}",
-        f"recall@{k}",
-        "mrr@10",
-        "ndcg@10",
-        "answer_key_accuracy",
-        "citation_precision",
-        "citation_recall",
-        "abstention_unanswerable",
-        "false_abstention",
-    ]
+    metrics = slice_columns(k)
     systems = [("assistant", result.metrics)] + [
         (b["label"], b["metrics"]) for b in result.baselines.values()
     ]
