@@ -81,13 +81,21 @@ def test_marker_leads_to_its_card(app_url, new_page):
     page.set_viewport_size({"width": 1280, "height": 600})  # short, so one answer fills the chat
     ask(page, RU_QUESTION)
     answer, _, _ = ask(page, EN_QUESTION)
-    page.locator("#chat [role=log]").evaluate("e => e.scrollTop = 0")  # the card is out of view now
     marker = answer.locator("a.cite-marker").first
     target = marker.get_attribute("href")
     assert target and target.startswith("#t")
     card = page.locator(f".cite-card{target}")
     from playwright.sync_api import expect
 
+    # Scroll the chat to the top until the card is clipped out of view (Gradio may autoscroll
+    # back down once after the answer settles, so the scroll is repeated until it holds).
+    page.wait_for_function(
+        """sel => { const log = document.querySelector('#chat [role=log]'); log.scrollTop = 0;
+                   const c = document.querySelector(sel).getBoundingClientRect();
+                   const l = log.getBoundingClientRect();
+                   return c.top >= l.bottom || c.bottom <= l.top; }""",
+        arg=f".cite-card{target}",
+    )
     expect(card).not_to_be_in_viewport()
     marker.click()
     card.and_(page.locator(".cite-active")).wait_for()
