@@ -89,14 +89,21 @@ def test_marker_leads_to_its_card(app_url, new_page):
     card = page.locator(f".cite-card{target}")
     from playwright.sync_api import expect
 
-    # Scroll the chat to the top until the card is clipped out of view (Gradio may autoscroll
-    # back down once after the answer settles, so the scroll is repeated until it holds).
+    # Gradio's Chatbot autoscrolls 300 ms after each update that finds the chat at the bottom
+    # (Chatbot.svelte: `await tick(); setTimeout(scroll_to_bottom, 300)`), so one scroll to the top
+    # can be undone after it was checked. Scroll to the top, then wait until the chat has stayed
+    # there, with the card clipped out of view, for a full second: that outlasts any pending
+    # autoscroll. Each poll looks before it scrolls, so an autoscroll between polls is seen.
     page.wait_for_function(
-        """sel => { const log = document.querySelector('#chat [role=log]'); log.scrollTop = 0;
+        """sel => { const log = document.querySelector('#chat [role=log]');
                    const c = document.querySelector(sel).getBoundingClientRect();
                    const l = log.getBoundingClientRect();
-                   return c.top >= l.bottom || c.bottom <= l.top; }""",
+                   const held = log.scrollTop === 0 && (c.top >= l.bottom || c.bottom <= l.top);
+                   if (!held) { log.scrollTop = 0; window.__heldSince = null; return false; }
+                   window.__heldSince = window.__heldSince || performance.now();
+                   return performance.now() - window.__heldSince > 1000; }""",
         arg=f".cite-card{target}",
+        polling=50,
     )
     expect(card).not_to_be_in_viewport()
     marker.click()
@@ -179,7 +186,10 @@ def test_upload_a_document_and_ask_about_it(upload_url, new_page, tmp_path, arti
     assert card_files(answer)[0] == "uploads/Zorblax_report.md"
     assert "forty-two" in answer.locator(".answer-text").inner_text()
     page.screenshot(path=str(artifacts / "upload.png"), full_page=True)
+    from playwright.sync_api import expect
 
+    # the file box is emptied once the files are added, so the next wait below sees the new upload
+    expect(page.locator("#upload")).not_to_contain_text("Zorblax")
     # the same content again is recognised as a duplicate
     page.locator("#upload input[type=file]").set_input_files(str(doc))
     page.locator("#upload", has_text="Zorblax").wait_for()
