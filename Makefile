@@ -4,9 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run ui index ask test test-fast lint typecheck eval check-floor bench browser clean
+.PHONY: setup lexicon run ui index ask test test-fast lint typecheck eval check-floor bench browser clean
 
-setup: $(STAMP)
+setup: $(STAMP) lexicon
 
 # torch goes first, pinned: the CPU build is on this machine's wheel path; an unpinned torch
 # (asked for by sentence-transformers) would pull several GB of CUDA packages instead.
@@ -26,6 +26,12 @@ index: setup
 
 ask: setup                ## make ask Q="Что строит Казахстан вместо стен?"
 	$(BIN)/assistant ask "$(Q)"
+
+# Mueller's English–Russian dictionary (Debian's mueller7-dict) for cross-lingual BM25. Without
+# root the product still runs, monolingual BM25, and `assistant status` says so.
+lexicon:                  ## the English–Russian dictionary (needs root; skipped with a warning without)
+	@test -f /usr/share/dictd/mueller7.index || (apt-get update -qq && apt-get install -y -qq mueller7-dict) \
+		|| echo "warning: could not install mueller7-dict: cross-lingual BM25 stays off"
 
 browser:                  ## Debian's Chromium for the browser tests (needs root)
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)

@@ -21,6 +21,7 @@ from assistant.embed import Embedder, load_embedder
 from assistant.errors import IndexCorruptError, UsageError
 from assistant.ingest.language import detect_language
 from assistant.ingest.load import SUPPORTED, file_sha256, list_files
+from assistant.lexicon import load_lexicon
 from assistant.records import Answer, IndexReport, Passage, Status
 from assistant.retrieve import HybridRetriever, Searcher
 from assistant.settings import Settings, load_settings
@@ -130,7 +131,9 @@ class Assistant:
         s = self.settings
         self._searcher = Searcher(saved, self.embedder, candidates=s.candidates, rrf_k=s.rrf_k,
                                   dense_weight=s.dense_weight, lexical_weight=s.lexical_weight,
-                                  dedup_threshold=s.dedup_threshold, foreign_dense_weight=s.foreign_dense_weight)
+                                  dedup_threshold=s.dedup_threshold, foreign_dense_weight=s.foreign_dense_weight,
+                                  lexicon=load_lexicon(s.lexicon), translated_weight=s.translated_weight,
+                                  other_language_weight=s.other_language_weight)
         self._composer = None
 
     def searcher(self) -> Searcher:
@@ -224,9 +227,14 @@ class Assistant:
         if info.fallback or not info.multilingual:
             warnings.insert(0, "full cross-lingual retrieval needs the multilingual model "
                                f"({self.settings.embedding_model}); see README 'Using the multilingual model'")
+        lexicon = searcher.lexicon
+        if lexicon is None and self.settings.lexicon != "none":
+            warnings.append("no English–Russian lexicon: cross-lingual BM25 is off "
+                            "(install it with: sudo apt-get install mueller7-dict)")
         return Status(model=info, documents=len(searcher.index.documents), passages=len(searcher.passages),
                       composer=getattr(self.composer, "description", self.composer.name),
-                      corpus_dir=str(self.corpus_dir), index_dir=str(self.index_dir), warnings=tuple(warnings))
+                      corpus_dir=str(self.corpus_dir), index_dir=str(self.index_dir), warnings=tuple(warnings),
+                      lexicon=f"{lexicon.name} ({len(lexicon):,} English headwords)" if lexicon else "none")
 
     def documents(self) -> dict[str, str]:
         """Indexed documents: source → title."""

@@ -17,14 +17,18 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import bm25s
 import numpy as np
 import Stemmer
 from anyascii import anyascii
 from bm25s.stopwords import STOPWORDS_EN, STOPWORDS_RUSSIAN
+
+if TYPE_CHECKING:
+    from assistant.translate import Concept
 
 TOKEN = re.compile(r"\d+(?:[.,]\d+)+|[^\W_]+")
 CYRILLIC = re.compile(r"[\u0400-\u04ff]")
@@ -34,7 +38,7 @@ QUESTION_WORDS = """
 what which who whom whose why how when where does did do is are was were according article author say
 says said tell mention mentioned text passage что какой какая какие каков какова каковы кто почему
 зачем как когда где ли по словам автор автора статье статья статьи говорится сказано упоминается
-данным данные это
+данным данные это сколько much many
 """.split()
 STOPWORDS = frozenset(STOPWORDS_EN) | frozenset(STOPWORDS_RUSSIAN) | frozenset(QUESTION_WORDS)
 KEY_LEN = 6
@@ -116,6 +120,18 @@ class LexicalIndex:
             return np.zeros(self.size, dtype=np.float32)
         return np.asarray(self.bm25.get_scores(terms), dtype=np.float32)
 
+    def concept_scores(self, concepts: Iterable[Concept]) -> np.ndarray:
+        """BM25 of a translated question: each concept scores by its best weighted translation
+        (so a word with many translations counts once), concepts add up."""
+        total = np.zeros(self.size, dtype=np.float32)
+        for concept in concepts:
+            best = np.zeros(self.size, dtype=np.float32)
+            for term, w in concept.terms:
+                if term in self.idf:
+                    best = np.maximum(best, w * np.asarray(self.bm25.get_scores([term]), dtype=np.float32))
+            total += best
+        return total
+
     def cross_script(self, query: str, k: int, max_share: float = 0.25) -> list[tuple[int, float]]:
         """Passages ranked only by the query's *names* found in the other script.
 
@@ -154,12 +170,15 @@ class LexicalIndex:
 
 
 def coverage(query_words: Sequence[tuple[str, str]], text_terms: set[str],
-             weight: dict[str, float] | None = None) -> float:
+             weight: dict[str, float] | None = None,
+             translations: Mapping[str, Mapping[str, float]] | None = None) -> float:
     """IDF-weighted share of the query's words found in a text (0..1).
 
     A word weighs its stem's IDF. Found by its stem, it counts in full; found only by its
     cross-script key, it counts as much as the key is specific (keys are coarser than stems:
-    ``Казахстан`` and ``казахстанский`` share ``~kazakh``).
+    ``Казахстан`` and ``казахстанский`` share ``~kazakh``). Found only through a dictionary
+    translation (``translations``: stem → other-language term → weight), it counts as much as
+    the translation's weight.
 
     >>> coverage([("a", "~a"), ("b", "~")], {"a"})
     0.5
@@ -177,4 +196,6 @@ def coverage(query_words: Sequence[tuple[str, str]], text_terms: set[str],
             found += full
         elif key != "~" and key in text_terms:
             found += min(full, w.get(key, full))
+        elif translations and stem in translations:
+            found += full * max((tw for t, tw in translations[stem].items() if t in text_terms), default=0.0)
     return found / total if total else 0.0

@@ -113,11 +113,11 @@ class ModelInfo:
             return f"embedding model {self.name} ({self.dimension}-d, multilingual)"
         if not self.fallback:
             return (f"embedding model {self.name} ({self.dimension}-d) — ENGLISH-ONLY: cross-lingual "
-                    "retrieval is limited to names, numbers and transliteration")
+                    "retrieval is lexical only (names, numbers, transliteration, dictionary)")
         return (
             f"embedding model {self.name} — OFFLINE ENGLISH-ONLY STAND-IN for {self.requested} "
-            f"({self.reason}); cross-lingual retrieval is limited to names, numbers and "
-            "transliteration until the multilingual model is available"
+            f"({self.reason}); cross-lingual retrieval is lexical only (names, numbers, transliteration, "
+            "dictionary) until the multilingual model is available"
         )
 
 
@@ -149,9 +149,10 @@ class Status:
     corpus_dir: str
     index_dir: str
     warnings: tuple[str, ...] = ()
+    lexicon: str = "none"  # the English–Russian dictionary behind cross-lingual BM25
 
     def describe(self) -> str:
         return (
             f"{self.model.describe()} · {self.documents} documents, {self.passages} passages · "
-            f"answers: {self.composer}"
+            f"answers: {self.composer} · cross-lingual lexicon: {self.lexicon}"
         )

@@ -1,5 +1,5 @@
-"""Hybrid retrieval: dense search ∥ BM25 ∥ cross-script name matches, fused by reciprocal rank
-fusion, deduplicated.
+"""Hybrid retrieval: dense search ∥ BM25 ∥ cross-script name matches ∥ BM25 over the question's
+dictionary translation, fused by reciprocal rank fusion, deduplicated.
 
 >>> [(d, round(s, 4)) for d, s in rrf([["a", "b", "c"], ["c", "a"]], k=60)]
 [('a', 0.0325), ('c', 0.0323), ('b', 0.0161)]
@@ -19,8 +19,10 @@ from langchain_core.retrievers import BaseRetriever
 from assistant.embed import Embedder
 from assistant.ingest.language import detect_language
 from assistant.lexical import LexicalIndex, analyze
+from assistant.lexicon import Lexicon
 from assistant.records import Passage
 from assistant.store import StoredIndex
+from assistant.translate import Concept, Translator
 
 
 def rrf(
@@ -44,7 +46,8 @@ class Searcher:
 
     def __init__(self, index: StoredIndex, embedder: Embedder, *, candidates: int = 40, rrf_k: int = 60,
                  dense_weight: float = 1.0, lexical_weight: float = 1.0, dedup_threshold: float = 0.8,
-                 foreign_dense_weight: float = 0.3) -> None:
+                 foreign_dense_weight: float = 0.3, lexicon: Lexicon | None = None,
+                 translated_weight: float = 1.0, other_language_weight: float = 1.0) -> None:
         self.index = index
         self.passages = index.passages
         self.embedder = embedder
@@ -60,6 +63,25 @@ class Searcher:
         self.weights = (dense_weight, lexical_weight)
         self.foreign_dense_weight = foreign_dense_weight
         self.dedup_threshold = dedup_threshold
+        self.lexicon = lexicon
+        self.translator = Translator(lexicon, self.lexical.idf) if lexicon is not None else None
+        self.translated_weight = translated_weight
+        self.other_language_weight = other_language_weight
+        self._concepts: dict[str, list[Concept]] = {}
+
+    def concepts(self, query: str) -> list[Concept]:
+        """The query's words translated into the corpus's other language (empty without a lexicon)."""
+        if self.translator is None:
+            return []
+        if query not in self._concepts:
+            if len(self._concepts) > 512:
+                self._concepts.clear()
+            self._concepts[query] = self.translator.concepts(query)
+        return self._concepts[query]
+
+    def translations(self, query: str) -> dict[str, dict[str, float]]:
+        """Question stem → its translated index terms and their weights (for answer scoring)."""
+        return {c.source: dict(c.terms) for c in self.concepts(query)}
 
     def dense_scores(self, query: str) -> np.ndarray:
         """Cosine similarity of the query to every passage (exact inner product over unit vectors)."""
@@ -79,14 +101,20 @@ class Searcher:
         _, rows = self.index.vectors.search(q[None, :].astype(np.float32), depth)
         return [int(r) for r in rows[0] if r >= 0], self.matrix @ q
 
-    def dense_weight(self, query: str) -> float:
-        """The dense leg's weight in fusion: lowered when the model cannot read the query.
+    def reads(self, query: str) -> bool:
+        """Whether the embedding model reads the query's language."""
+        return self.embedder.info.multilingual or detect_language(query) == "en"
+
+    def dense_weight(self, query: str, passage_language: str | None = None) -> float:
+        """The dense leg's weight: lowered when the model cannot read the query (or the passage).
 
         An English-only model maps Russian text to near-random vectors, so its ranking of a
-        Russian question would only add noise to BM25's.
+        Russian question would only add noise to BM25's, and so would its similarity between
+        an English question and a Russian passage.
         """
         info = self.embedder.info
-        if not info.multilingual and detect_language(query) != "en":
+        unread = detect_language(query) != "en" or passage_language not in (None, "en")
+        if not info.multilingual and unread:
             return self.weights[0] * self.foreign_dense_weight
         return self.weights[0]
 
@@ -101,6 +129,11 @@ class Searcher:
         if mode in ("hybrid", "dense"):
             dense_top, dense = self.dense_search(query, depth)
         lex = self.lexical.scores(query) if mode in ("hybrid", "lexical") else np.zeros(n, np.float32)
+        concepts = self.concepts(query) if mode == "hybrid" else []
+        translated = self.lexical.concept_scores(concepts) if concepts else np.zeros(n, np.float32)
+        # one bilingual BM25: a passage in the other language scores through the question's
+        # translation on the same scale, so passages of either language compete on coverage
+        lex = lex + self.translated_weight * translated
         rankings: list[list[str]] = []
         weights: list[float] = []
         if mode in ("hybrid", "dense"):
@@ -115,6 +148,16 @@ class Searcher:
         if mode == "hybrid":
             rankings.append([str(i) for i, _ in self.lexical.cross_script(query, depth)])
             weights.append(self.weights[1])
+            if self.other_language_weight and concepts and self.reads(query):
+                # The other language's passages ranked by the translation alone, as a leg of
+                # their own. Only where the dense leg reads the question: its native votes then
+                # keep same-language answers on top (main set: en→ru hit@5 0.08 → 0.92, en→en
+                # unchanged). A Russian question has no such anchor with the English-only model,
+                # and this leg let English passages crowd out Russian answers (ru→ru hit@5 0.96 → 0).
+                own = detect_language(query)
+                rankings.append([str(i) for i in np.argsort(-translated)[:depth]
+                                 if translated[i] > 0 and self.passages[i].language != own])
+                weights.append(self.other_language_weight)
         fused = rrf(rankings, self.rrf_k, weights)
         out: list[Passage] = []
         kept: list[int] = []

@@ -92,6 +92,16 @@ class Settings(BaseSettings):
     dedup_threshold: float = Field(
         0.8, gt=0, le=1, description="Term Jaccard above which a retrieved passage duplicates a better one"
     )
+    lexicon: str = Field(
+        "auto", description="English–Russian dictionary for cross-lingual BM25: auto (Debian's mueller7-dict "
+        "when installed), none, or the base path of a dictd dictionary"
+    )
+    translated_weight: float = Field(
+        1.0, ge=0, description="Weight of the question's dictionary translation inside BM25 (0: monolingual BM25)"
+    )
+    other_language_weight: float = Field(
+        1.0, ge=0, description="Fusion weight of the other language's passages ranked by the translated question"
+    )
 
     # Answering
     max_answer_sentences: int = Field(3, ge=1, le=12)

@@ -3,7 +3,8 @@
 Every sentence of the retrieved passages is scored by
 
 * how much of the question it covers — IDF-weighted share of the question's stems and
-  cross-script keys (names and numbers carry across languages);
+  cross-script keys (names and numbers carry across languages), or of their dictionary
+  translations when the sentence is in the other language;
 * its embedding similarity to the question;
 * the rank of its passage (retrieval already judged the passage as a whole).
 
@@ -43,6 +44,7 @@ class _Sentence:
     matched: frozenset[str] = frozenset()  # the question's words this sentence contains
     lexical: float = 0.0
     dense: float = 0.0
+    dense_share: float = 1.0  # how far the model's similarity can be trusted here (0..1)
     score: float = 0.0
 
 
@@ -87,6 +89,7 @@ class ExtractiveComposer:
         lexical = self.searcher.lexical
         # words the corpus never uses weigh the most: a question about them is likely off-topic
         weight = {t: lexical.idf[t] for pair in query_words for t in pair if t in lexical.idf}
+        translations = self.searcher.translations(question)
         if self.sentence_embeddings:
             embedder = self.searcher.embedder
             q = embedder.embed_queries([question])[0]
@@ -95,14 +98,18 @@ class ExtractiveComposer:
             # the passage's own similarity stands in for its sentences': no model call per answer
             dense = np.array([passages[s.passage].dense or 0.0 for s in sentences])
         w = self.weights
-        # as in retrieval: an English-only model's similarity for a Russian question is noise
-        dense_w = w.dense * self.searcher.dense_weight(question) / max(self.searcher.weights[0], 1e-9)
+        # as in retrieval: an English-only model's similarity is noise when it cannot read the
+        # question or the sentence
+        shares = {lang: self.searcher.dense_weight(question, lang) / max(self.searcher.weights[0], 1e-9)
+                  for lang in {p.language for p in passages}}
         for s, d in zip(sentences, dense, strict=True):
-            s.lexical = coverage(query_words, s.terms, weight)
+            s.dense_share = shares[passages[s.passage].language]
+            s.lexical = coverage(query_words, s.terms, weight, translations)
             s.matched = frozenset(stem for stem, key in query_words
-                                  if stem in s.terms or (key != "~" and key in s.terms))
+                                  if stem in s.terms or (key != "~" and key in s.terms)
+                                  or not s.terms.isdisjoint(translations.get(stem, ())))
             s.dense = float(max(d, 0.0))
-            s.score = w.lexical * s.lexical + dense_w * s.dense + w.rank / (1 + s.passage)
+            s.score = w.lexical * s.lexical + w.dense * s.dense_share * s.dense + w.rank / (1 + s.passage)
         return sorted(sentences, key=lambda s: -s.score)
 
     def confidence(self, question: str, ranked: list[_Sentence]) -> float:
@@ -110,7 +117,7 @@ class ExtractiveComposer:
         how similar the best one is (similarity counts less where the model cannot read)."""
         if not ranked:
             return 0.0
-        f = self.searcher.dense_weight(question) / max(self.searcher.weights[0], 1e-9)
+        f = ranked[0].dense_share
         lexical = max(s.lexical for s in ranked[:5])
         return round((0.6 * lexical + 0.4 * f * ranked[0].dense) / (0.6 + 0.4 * f), 4)
 

@@ -148,6 +148,7 @@ def status_html(status: Status, modes: Sequence[str] = ()) -> str:
         f'<span class="status-counts"><b class="status-docs">{status.documents}</b> documents · '
         f'<b class="status-passages">{status.passages}</b> passages indexed</span>'
         f'<span class="status-mode">answer mode: <b>{esc(mode)}</b></span>'
+        f'<span class="status-lexicon">cross-lingual lexicon: {esc(status.lexicon)}</span>'
         "</div>"
     )
 
