@@ -21,7 +21,7 @@ from assistant.embed import Embedder, load_embedder
 from assistant.errors import IndexCorruptError, UsageError
 from assistant.ingest.language import detect_language
 from assistant.ingest.load import SUPPORTED, file_sha256, list_files
-from assistant.lexicon import load_lexicon
+from assistant.lexicon import disabled, load_lexicon
 from assistant.records import Answer, IndexReport, Passage, Status
 from assistant.retrieve import HybridRetriever, Searcher
 from assistant.settings import Settings, load_settings
@@ -228,7 +228,7 @@ class Assistant:
             warnings.insert(0, "full cross-lingual retrieval needs the multilingual model "
                                f"({self.settings.embedding_model}); see README 'Using the multilingual model'")
         lexicon = searcher.lexicon
-        if lexicon is None and self.settings.lexicon != "none":
+        if lexicon is None and not disabled(self.settings.lexicon):
             warnings.append("no English–Russian lexicon: cross-lingual BM25 is off "
                             "(install it with: sudo apt-get install mueller7-dict)")
         return Status(model=info, documents=len(searcher.index.documents), passages=len(searcher.passages),

@@ -58,6 +58,7 @@ class Searcher:
         # in hybrid search those must not outvote BM25 (dense-only mode still ranks everything).
         self.english_only = not embedder.info.multilingual
         self.english = [p.language == "en" for p in self.passages]
+        self.languages = np.array([p.language for p in self.passages])
         self.candidates = candidates
         self.rrf_k = rrf_k
         self.weights = (dense_weight, lexical_weight)
@@ -73,11 +74,13 @@ class Searcher:
         """The query's words translated into the corpus's other language (empty without a lexicon)."""
         if self.translator is None:
             return []
-        if query not in self._concepts:
+        found = self._concepts.get(query)
+        if found is None:
+            found = self.translator.concepts(query)
             if len(self._concepts) > 512:
                 self._concepts.clear()
-            self._concepts[query] = self.translator.concepts(query)
-        return self._concepts[query]
+            self._concepts[query] = found
+        return found
 
     def translations(self, query: str) -> dict[str, dict[str, float]]:
         """Question stem → its translated index terms and their weights (for answer scoring)."""
@@ -131,6 +134,11 @@ class Searcher:
         lex = self.lexical.scores(query) if mode in ("hybrid", "lexical") else np.zeros(n, np.float32)
         concepts = self.concepts(query) if mode == "hybrid" else []
         translated = self.lexical.concept_scores(concepts) if concepts else np.zeros(n, np.float32)
+        if concepts:
+            # translations count in the other language only: in the question's own, a translated
+            # word's key can collide with a native one (``дата`` → ``~data``, English "data")
+            own = detect_language(query)
+            translated[self.languages == own] = 0.0
         # one bilingual BM25: a passage in the other language scores through the question's
         # translation on the same scale, so passages of either language compete on coverage
         lex = lex + self.translated_weight * translated
@@ -154,7 +162,6 @@ class Searcher:
                 # keep same-language answers on top (main set: en→ru hit@5 0.08 → 0.92, en→en
                 # unchanged). A Russian question has no such anchor with the English-only model,
                 # and this leg let English passages crowd out Russian answers (ru→ru hit@5 0.96 → 0).
-                own = detect_language(query)
                 rankings.append([str(i) for i in np.argsort(-translated)[:depth]
                                  if translated[i] > 0 and self.passages[i].language != own])
                 weights.append(self.other_language_weight)

@@ -31,6 +31,10 @@ from assistant.lexicon import Lexicon
 KEY_SHARE = 0.6  # a key match (shared first letters) is weaker evidence than a stem match
 MAX_TERMS = 8
 MAX_HEADS = 4  # English headwords per Russian stem read backwards
+# inflections of Russian question words (``каких``, ``какую`` → ``как``). The stems of all
+# stopwords, or of all question fillers, also drop content words (``данных`` → ``дан``, as in
+# ``по данным``): main-set ru→en accuracy 0.31 → 0.23.
+STOP_STEMS = frozenset(_stem(w) for w in "какой каков кто что почему зачем когда где сколько который".split())
 
 
 @dataclass(frozen=True)
@@ -90,7 +94,7 @@ class Translator:
         """Index terms of target-language words: the stem, and the key at a discount."""
         out: dict[str, float] = {}
         for word, weight in words:
-            if word in STOPWORDS:
+            if word in STOPWORDS or _stem(word) in STOP_STEMS:
                 continue
             for term, w in ((_stem(word), weight), (_key(word), weight * KEY_SHARE)):
                 if term and term in self.vocabulary and w > out.get(term, 0.0):
@@ -103,11 +107,9 @@ class Translator:
         for match in TOKEN.finditer(question):
             raw = match.group()
             lower = raw.lower()
-            if raw[0].isdigit() or lower in STOPWORDS or len(lower) < 3:
-                continue
             stem = _stem(lower)
-            if stem in out:
-                continue
+            if raw[0].isdigit() or lower in STOPWORDS or stem in STOP_STEMS or len(lower) < 3 or stem in out:
+                continue  # ``каких`` is no stopword, but its stem ``как`` is one's
             if CYRILLIC.search(raw):
                 heads = self.backwards.get(stem) or self.backwards_by_key.get(_key(lower), [])
                 terms = self._terms(list(heads))
@@ -116,10 +118,10 @@ class Translator:
                 # as such (countries, nationalities) are translated, ``Japan`` not as lacquer
                 name = raw[0].isupper() and match.start() > 0
                 word = raw if name else lower
-                translated = self._russian(word)
-                if not translated and not name and raw[0].isupper():
-                    translated = self._russian(raw)
-                terms = self._terms(translated)
+                terms = self._terms(self._russian(word))
+                if not terms and not name and raw[0].isupper():
+                    # a sentence-initial name: ``China`` when ``china`` (porcelain) is no corpus word
+                    terms = self._terms(self._russian(raw))
             if terms:
                 out[stem] = Concept(stem, terms)
         return list(out.values())

@@ -27,6 +27,12 @@ ARTICLES = {
     "Polish": "Polish\n   [↗pɜʊlɪʃ] _a. польский\n",
     "invest": "invest\n   [ɪn↗vɛst] _v.\n   1) помещать, вкладывать деньги, капитал (in)\n"
               "   2) _разг. покупать что-л.\n",
+    "built": "built\n   [bɪlt] _p. и _p-p. от build 2\n",
+    "role": "role\n   [rɜʊl] _n. _фр. роль\n",
+    "ball": "ball\n   _I  [bɘ:l]\n      1. _n.\n         1) шар\n         2) мяч\n         3) ядро\n"
+            "   _II [bɘ:l] _n. бал, танцевальный вечер\n",
+    "logistics": "logistics\n   [lɜʊ↗dʒɪstɪks] _n. _pl. _воен. тыл и снабжение\n",
+    "china": "china\n   [↗tʃaɪnɜ] _n. фарфор\n",
 }
 
 
@@ -65,11 +71,33 @@ def test_later_words_of_a_phrase_and_labelled_senses_weigh_less_or_nothing():
 
 def test_dictd_files_are_read_and_case_picks_the_article(tmp_path: Path):
     lexicon = Lexicon.from_dictd(write_dictd(tmp_path, ARTICLES))
-    assert len(lexicon) == 3  # build, polish (two articles), invest; the header entry is skipped
+    assert len(lexicon) == 8  # polish holds two articles; the header entry is skipped
     assert lexicon.russian("polish")[0] == ("полировать", 1.0)
     assert lexicon.russian("Polish") == (("польский", 1.0),)
     assert lexicon.russian("Japan") == (("япония", 1.0),), "country names come from ISO 3166"
     assert lexicon.russian("zebra") == ()
+
+
+def test_references_homonyms_and_labels(tmp_path: Path):
+    lexicon = Lexicon.from_dictd(write_dictd(tmp_path, ARTICLES))
+    assert ("строить", 0.9) in lexicon.russian("built"), "``от build`` is followed one hop"
+    assert lexicon.russian("role") == (("роль", 1.0),), "an origin label is no rarer meaning"
+    assert ("бал", 1.0) in lexicon.russian("ball"), "the second homonym counts on its own"
+    assert ("ядро", 0.6) not in lexicon.russian("ball"), "two senses per homonym"
+    # every sense labelled: the first one still counts, at half weight
+    assert lexicon.russian("logistics")[0] == ("тыл", 0.5)
+
+
+def test_question_words_and_sentence_initial_names(tmp_path: Path):
+    lexicon = Lexicon.from_dictd(write_dictd(tmp_path, ARTICLES))
+    translator = Translator(lexicon, {"кита": 1.0, "~kitay": 1.0, "стро": 1.0, "build": 1.0, "china": 1.0})
+    # first in the sentence, ``China`` is read as a word (``фарфор``); the corpus never says
+    # фарфор, so it is read as the country's name instead
+    concepts = translator.concepts("China builds roads")
+    assert [c.source for c in concepts] == ["china", "build"]
+    assert dict(concepts[0].terms) == {"кита": 1.0, "~kitay": 0.6}
+    # an inflected question word (``каких``) is no concept
+    assert [c.source for c in translator.concepts("Каких строит?")] == ["стро"]
 
 
 def test_missing_or_disabled_lexicon_is_none_with_a_warning(tmp_path: Path, caplog):
