@@ -6,9 +6,12 @@ so no test sees another's settings.
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 from pathlib import Path
+from types import ModuleType
+from typing import NoReturn
 
 import pytest
 
@@ -32,6 +35,22 @@ def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     reset_default()
     yield
     reset_default()
+
+
+def unavailable(why: str) -> NoReturn:
+    """Something a test needs is missing from this machine: a failure under ``CI`` (whose setup
+    installs everything, so a gap there is a real defect), a skip that says why otherwise."""
+    if os.environ.get("CI"):
+        pytest.fail(why, pytrace=False)
+    pytest.skip(why, allow_module_level=True)
+
+
+def import_or_unavailable(name: str, install: str) -> ModuleType:
+    """``importlib.import_module(name)``, or :func:`unavailable` with how to install it."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        unavailable(f"{name} is not installed ({install})")
 
 
 def offline_settings(**overrides) -> Settings:

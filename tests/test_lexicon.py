@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gzip
 import logging
-import os
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ import pytest
 from assistant import Assistant
 from assistant.lexicon import B64, DEFAULT_PATHS, Lexicon, load_lexicon, translations
 from assistant.translate import Translator
-from tests.conftest import offline_settings
+from tests.conftest import offline_settings, unavailable
 
 ARTICLES = {
     "build": "build\n   [bɪld]\n   1. _n.\n      1) конструкция; форма\n      2) телосложение\n"
@@ -126,9 +125,7 @@ def test_translator_keeps_only_terms_the_corpus_uses(tmp_path: Path):
 def real_lexicon():
     base = DEFAULT_PATHS[0]
     if not Path(base + ".index").exists():
-        if os.environ.get("CI"):
-            pytest.fail("mueller7-dict is not installed: `make lexicon` installs it")
-        pytest.skip("mueller7-dict is not installed (make lexicon)")
+        unavailable("mueller7-dict is not installed (make lexicon)")
     return base
 
 

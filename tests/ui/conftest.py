@@ -19,6 +19,7 @@ import pytest
 
 from assistant import Assistant, Settings
 from assistant.settings import OFFLINE_MODEL
+from tests.conftest import import_or_unavailable, unavailable
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
@@ -96,17 +97,9 @@ def artifacts() -> Path:
 @pytest.fixture(scope="session")
 def browser():
     if not CHROMIUM.exists():
-        message = f"{CHROMIUM} not found: install Debian's chromium (apt-get install chromium)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        if os.environ.get("CI"):
-            pytest.fail("playwright is not installed (pip install -e '.[dev]')")
-        pytest.skip("playwright is not installed")
-    with sync_playwright() as p:
+        unavailable(f"{CHROMIUM} not found: install Debian's chromium (apt-get install chromium)")
+    sync_api = import_or_unavailable("playwright.sync_api", "pip install -e '.[dev]'")
+    with sync_api.sync_playwright() as p:
         chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
         try:
             yield chromium

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-gradio_client = pytest.importorskip("gradio_client")
+from tests.conftest import import_or_unavailable
+
+gradio_client = import_or_unavailable("gradio_client", "pip install -e '.[ui]'")
 
 EN_QUESTION = "How much has Japan invested in the economy of Kazakhstan?"
 EN_SOURCE = "001_25332e5ce76467f9.txt"

@@ -6,11 +6,12 @@ import pytest
 
 from assistant.errors import ConfigError, UsageError
 from assistant.records import Answer, Citation
+from tests.conftest import import_or_unavailable
 
-pytest.importorskip("gradio")
+import_or_unavailable("gradio", "pip install -e '.[ui]'")
 
-from assistant.ui import app as ui_app
-from assistant.ui import render
+from assistant.ui import app as ui_app  # noqa: E402 — only once gradio is known to import
+from assistant.ui import render  # noqa: E402
 
 EVIL = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 
