@@ -33,6 +33,7 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -330,18 +331,8 @@ def _handler(server: ScriptedLLMServer) -> type[BaseHTTPRequestHandler]:
 
             self._start_stream("text/event-stream")
             self._chunk(event({"role": "assistant", "content": ""}))
-            for i, piece in enumerate(pieces(reply.text)):
-                if reply.break_after is not None and i >= reply.break_after:
-                    self._break()
-                    return
-                if reply.malformed and i == 1:
-                    self._chunk('data: {"id": "broken", "choices": [{"delta": \n\n')
-                    continue
-                if not self._wait(reply.chunk_delay):
-                    return
-                self._chunk(event({"content": piece}))
-            if reply.break_after is not None:
-                self._break()
+            if not self._stream_pieces(reply, lambda piece: event({"content": piece}),
+                                       'data: {"id": "broken", "choices": [{"delta": \n\n'):
                 return
             self._chunk(event({}, "stop"))
             if (body.get("stream_options") or {}).get("include_usage"):
@@ -352,6 +343,24 @@ def _handler(server: ScriptedLLMServer) -> type[BaseHTTPRequestHandler]:
                 self._chunk(f"data: {json.dumps(usage)}\n\n")
             self._chunk("data: [DONE]\n\n")
             self._end_stream()
+
+        def _stream_pieces(self, reply: Reply, encode: Callable[[str], str], broken: str) -> bool:
+            """Send the reply's pieces as the protocol's events, misbehaving as scripted (a cut
+            connection, a malformed second event, delays). False when the stream was cut."""
+            for i, piece in enumerate(pieces(reply.text)):
+                if reply.break_after is not None and i >= reply.break_after:
+                    self._break()
+                    return False
+                if reply.malformed and i == 1:
+                    self._chunk(broken)
+                    continue
+                if not self._wait(reply.chunk_delay):
+                    return False
+                self._chunk(encode(piece))
+            if reply.break_after is not None:
+                self._break()
+                return False
+            return True
 
         # --- Ollama /api/chat --------------------------------------------------------------
         def _ollama(self, body: dict[str, Any], reply: Reply) -> None:
@@ -376,18 +385,8 @@ def _handler(server: ScriptedLLMServer) -> type[BaseHTTPRequestHandler]:
                 self._send(200, part(reply.text, True))
                 return
             self._start_stream("application/x-ndjson")
-            for i, piece in enumerate(pieces(reply.text)):
-                if reply.break_after is not None and i >= reply.break_after:
-                    self._break()
-                    return
-                if reply.malformed and i == 1:
-                    self._chunk('{"model": "broken", "message": {\n')
-                    continue
-                if not self._wait(reply.chunk_delay):
-                    return
-                self._chunk(json.dumps(part(piece, False), ensure_ascii=False) + "\n")
-            if reply.break_after is not None:
-                self._break()
+            if not self._stream_pieces(reply, lambda piece: json.dumps(part(piece, False), ensure_ascii=False) + "\n",
+                                       '{"model": "broken", "message": {\n'):
                 return
             self._chunk(json.dumps(part("", True)) + "\n")
             self._end_stream()
