@@ -1,25 +1,28 @@
-"""The LCEL chain: retrieve → compose → check citations.
+"""The answer path, one for every face: retrieve → compose (streamed) → check citations.
 
-``build_chain(retriever, composer)`` returns a runnable taking ``{"question", "language"}``
-(plus an optional ``"query"`` to retrieve with, for follow-ups) and giving an
-:class:`~assistant.records.Answer`. Any composer with the ``Composer`` interface plugs in.
+``build_chain(retriever, composer)`` is an LCEL runnable over an analysed
+:class:`~assistant.retrieve.Query`; its ``stream()`` yields the answer's text deltas as the
+composer writes them, then the checked :class:`~assistant.records.Answer`. The stream is the
+primitive: ``answer()``, the CLI, the chat and the evaluation harness all consume it, and
+:func:`drain` is how a caller that only wants the result gets it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
-from langchain_core.runnables import Runnable, RunnableLambda, RunnablePassthrough
+from langchain_core.runnables import Runnable, RunnableGenerator, RunnableLambda
 
 from assistant.cite import check_markers
 from assistant.compose.base import Composer, Draft
 from assistant.records import Answer, Citation, Passage
-from assistant.retrieve import HybridRetriever, from_langchain
+from assistant.retrieve import Query
+
+Item = str | Answer
 
 
-def finish(question: str, language: str, passages: list[Passage], draft: Draft,
-           warnings: tuple[str, ...] = ()) -> Answer:
+def finish(query: Query, passages: list[Passage], draft: Draft, warnings: tuple[str, ...] = ()) -> Answer:
     """Check the draft's markers and build the ``Answer`` record."""
     citations: list[Citation]
     if draft.abstained:
@@ -27,46 +30,57 @@ def finish(question: str, language: str, passages: list[Passage], draft: Draft,
     else:
         text, citations = check_markers(draft.text, passages, draft.highlights)
     return Answer(
-        question=question,
+        question=query.question,
         answer=text,
         citations=tuple(citations),
         abstained=draft.abstained,
-        language=language,
+        language=query.language,
         composer=draft.composer,
         passages=tuple(passages),
         confidence=draft.confidence,
         warnings=warnings,
         notices=tuple(draft.notices),
+        related=tuple(passages[i - 1] for i in draft.related if 1 <= i <= len(passages)),
     )
 
 
-def build_chain(retriever: HybridRetriever, composer: Composer) -> Runnable[dict[str, Any], Answer]:
-    def retrieve(x: dict[str, Any]) -> list[Passage]:
-        return [from_langchain(d) for d in retriever.invoke(x.get("query") or x["question"])]
-
-    def compose(x: dict[str, Any]) -> dict[str, Any]:
-        context = x.get("query") if x.get("query") != x["question"] else None
-        return {**x, "draft": composer.compose(x["question"], x["passages"], x["language"], context)}
-
-    def cite(x: dict[str, Any]) -> Answer:
-        return finish(x["question"], x["language"], x["passages"], x["draft"], tuple(x.get("warnings", ())))
-
-    return (
-        RunnablePassthrough.assign(passages=RunnableLambda(retrieve, name="retrieve"))
-        | RunnableLambda(compose, name="compose")
-        | RunnableLambda(cite, name="cite")
-    )
-
-
-def stream_answer(question: str, language: str, passages: list[Passage], composer: Composer,
-                  warnings: tuple[str, ...] = (), context: str | None = None) -> Iterator[str | Answer]:
+def stream_answer(query: Query, passages: list[Passage], composer: Composer,
+                  warnings: tuple[str, ...] = ()) -> Iterator[Item]:
     """Text deltas as the composer writes them, then the checked ``Answer``."""
     draft: Draft | None = None
-    for item in composer.stream(question, passages, language, context):
+    for item in composer.stream(query, passages):
         if isinstance(item, Draft):
             draft = item
         else:
             yield item
-    if draft is None:  # a composer must end with its draft; treat silence as abstention
-        draft = Draft("", abstained=True)
-    yield finish(question, language, passages, draft, warnings)
+    yield finish(query, passages, draft if draft is not None else Draft("", abstained=True), warnings)
+
+
+def build_chain(retriever: Any, composer: Composer) -> Runnable[dict[str, Any], Item]:
+    """``{"query": Query, "k": int, "warnings": tuple}`` → stream of deltas, then the Answer.
+
+    ``retriever`` is an :class:`assistant.retrieve.Retriever`; ``"passages"`` in the input
+    skips retrieval (to answer over passages found another way, as the baselines are).
+    """
+
+    def retrieve(x: dict[str, Any]) -> dict[str, Any]:
+        if "passages" in x:
+            return x
+        return {**x, "passages": retriever.search(x["query"], k=x.get("k", 5), mode=x.get("mode", "hybrid"))}
+
+    def compose(inputs: Iterable[dict[str, Any]]) -> Iterator[Item]:
+        for x in inputs:
+            yield from stream_answer(x["query"], x["passages"], composer, tuple(x.get("warnings", ())))
+
+    return RunnableLambda(retrieve, name="retrieve") | RunnableGenerator(compose, name="compose")
+
+
+def drain(stream: Iterable[Item]) -> Answer:
+    """The finished ``Answer`` at the end of an answer stream."""
+    final = None
+    for item in stream:
+        if isinstance(item, Answer):
+            final = item
+    if final is None:
+        raise RuntimeError("the answer stream ended without an answer")
+    return final

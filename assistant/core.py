@@ -15,15 +15,14 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from assistant import indexer, store
-from assistant.chain import build_chain, stream_answer
+from assistant.chain import Item, build_chain, drain
 from assistant.compose import Composer, make_composer
 from assistant.embed import Embedder, load_embedder
 from assistant.errors import IndexCorruptError, UsageError
-from assistant.ingest.language import detect_language
 from assistant.ingest.load import SUPPORTED, file_sha256, list_files
 from assistant.lexicon import disabled, load_lexicon
 from assistant.records import Answer, IndexReport, Passage, Status
-from assistant.retrieve import HybridRetriever, Searcher
+from assistant.retrieve import MODES, Retriever, SearchOptions
 from assistant.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
@@ -94,7 +93,7 @@ class Assistant:
         self.settings = base.model_copy(update=updates) if updates else base
         self._lock = threading.RLock()
         self._embedder: Embedder | None = None
-        self._searcher: Searcher | None = None
+        self._retriever: Retriever | None = None
         self._composer: Composer | None = None
         self.last_report: IndexReport | None = None
 
@@ -128,19 +127,15 @@ class Assistant:
         return report
 
     def _use(self, saved: store.StoredIndex) -> None:
-        s = self.settings
-        self._searcher = Searcher(saved, self.embedder, candidates=s.candidates, rrf_k=s.rrf_k,
-                                  dense_weight=s.dense_weight, lexical_weight=s.lexical_weight,
-                                  dedup_threshold=s.dedup_threshold, foreign_dense_weight=s.foreign_dense_weight,
-                                  lexicon=load_lexicon(s.lexicon), translated_weight=s.translated_weight,
-                                  other_language_weight=s.other_language_weight)
+        options = SearchOptions.from_settings(self.settings)
+        self._retriever = Retriever(saved, self.embedder, options, lexicon=load_lexicon(self.settings.lexicon))
         self._composer = None
 
-    def searcher(self) -> Searcher:
+    def retriever(self) -> Retriever:
         """The loaded index, built or updated first if needed."""
         with self._lock:
-            if self._searcher is not None:
-                return self._searcher
+            if self._retriever is not None:
+                return self._retriever
             try:
                 saved = store.load(self.index_dir)
             except IndexCorruptError as exc:
@@ -153,17 +148,17 @@ class Assistant:
                     self._use(saved)
                 elif indexer.corpus_unchanged(self.corpus_dir, saved, self.settings):
                     self._use(saved)
-            if self._searcher is None:
+            if self._retriever is None:
                 self.index()
-            assert self._searcher is not None
-            return self._searcher
+            assert self._retriever is not None
+            return self._retriever
 
     @property
     def composer(self) -> Composer:
         with self._lock:
-            searcher = self.searcher()
+            retriever = self.retriever()
             if self._composer is None:
-                self._composer = make_composer(self.settings, searcher)
+                self._composer = make_composer(self.settings, retriever)
             return self._composer
 
     def _composer_for(self, mode: str | None) -> Composer:
@@ -175,41 +170,39 @@ class Assistant:
         composer = self.composer
         return getattr(composer, "fallback", None) or (
             composer if composer.name == "extractive" else make_composer(
-                self.settings.model_copy(update={"llm_provider": "none"}), self.searcher()))
+                self.settings.model_copy(update={"llm_provider": "none"}), self.retriever()))
 
     # --- asking ----------------------------------------------------------------------------
-    def retrieve(self, question: str, k: int | None = None, mode: str = "hybrid") -> list[Passage]:
-        """The ``k`` best passages for ``question``, best first."""
+    def retrieve(self, question: str, k: int | None = None, mode: str = "hybrid",
+                 user: str | None = None) -> list[Passage]:
+        """The ``k`` best passages for ``question``, best first (``user``: see :meth:`stream`)."""
         q, _ = check_question(question, self.settings.max_question_chars)
-        if mode not in ("hybrid", "dense", "lexical"):
+        if mode not in MODES:
             raise UsageError(f"unknown retrieval mode {mode!r}: use hybrid, dense or lexical")
-        return self.searcher().search(q, k=self._k(k), mode=mode)
+        retriever = self.retriever()
+        return retriever.search(retriever.analyse(q, user=user, mode=mode), k=self._k(k), mode=mode)
 
-    def answer(self, question: str, k: int | None = None, history: Sequence[str] | None = None,
-               mode: str | None = None) -> Answer:
-        """A cited answer to ``question``.
+    def stream(self, question: str, k: int | None = None, history: Sequence[str] | None = None,
+               mode: str | None = None, user: str | None = None) -> Iterator[Item]:
+        """Text deltas of the answer as it is written, then the finished :class:`Answer`.
 
+        The one answer path: :meth:`answer`, the CLI, the chat and the evaluation all run it.
         ``history``: earlier questions of the conversation (for follow-ups); ``mode``:
-        ``"extractive"`` to quote sentences even when an LLM is configured.
+        ``"extractive"`` to quote sentences even when an LLM is configured; ``user``: search the
+        shared corpus plus this user's own uploads only.
         """
         q, warnings = check_question(question, self.settings.max_question_chars)
         composer = self._composer_for(mode)
-        query = self._query(q, history, composer)
-        chain = build_chain(HybridRetriever(searcher=self.searcher(), k=self._k(k)), composer)
-        return chain.invoke({"question": q, "query": query, "language": detect_language(q),
-                             "warnings": warnings})
+        retriever = self.retriever()
+        query = retriever.analyse(q, self._standalone(q, history, composer), user=user)
+        yield from build_chain(retriever, composer).stream({"query": query, "k": self._k(k), "warnings": warnings})
 
-    def stream(self, question: str, k: int | None = None, history: Sequence[str] | None = None,
-               mode: str | None = None) -> Iterator[str | Answer]:
-        """Text deltas of the answer as it is written, then the finished :class:`Answer`."""
-        q, warnings = check_question(question, self.settings.max_question_chars)
-        composer = self._composer_for(mode)
-        query = self._query(q, history, composer)
-        passages = self.searcher().search(query, k=self._k(k))
-        context = query if query != q else None
-        yield from stream_answer(q, detect_language(q), passages, composer, warnings, context)
+    def answer(self, question: str, k: int | None = None, history: Sequence[str] | None = None,
+               mode: str | None = None, user: str | None = None) -> Answer:
+        """A cited answer to ``question``: :meth:`stream`, drained."""
+        return drain(self.stream(question, k=k, history=history, mode=mode, user=user))
 
-    def _query(self, question: str, history: Sequence[str] | None, composer: Composer) -> str:
+    def _standalone(self, question: str, history: Sequence[str] | None, composer: Composer) -> str:
         return getattr(composer, "rewrite", retrieval_query)(question, history)
 
     def _k(self, k: int | None) -> int:
@@ -221,28 +214,28 @@ class Assistant:
 
     # --- what is there ---------------------------------------------------------------------
     def status(self) -> Status:
-        searcher = self.searcher()
+        retriever = self.retriever()
         info = self.embedder.info
         warnings = [self.last_report.rebuilt_reason] if self.last_report and self.last_report.rebuilt_reason else []
         if info.fallback or not info.multilingual:
             warnings.insert(0, "full cross-lingual retrieval needs the multilingual model "
                                f"({self.settings.embedding_model}); see README 'Using the multilingual model'")
-        lexicon = searcher.lexicon
+        lexicon = retriever.lexicon
         if lexicon is None and not disabled(self.settings.lexicon):
             warnings.append("no English–Russian lexicon: cross-lingual BM25 is off "
                             "(install it with: sudo apt-get install mueller7-dict)")
-        return Status(model=info, documents=len(searcher.index.documents), passages=len(searcher.passages),
+        return Status(model=info, documents=len(retriever.index.documents), passages=retriever.size,
                       composer=getattr(self.composer, "description", self.composer.name),
                       corpus_dir=str(self.corpus_dir), index_dir=str(self.index_dir), warnings=tuple(warnings),
                       lexicon=f"{lexicon.name} ({len(lexicon):,} English headwords)" if lexicon else "none")
 
     def documents(self) -> dict[str, str]:
         """Indexed documents: source → title."""
-        return {s: d.title for s, d in self.searcher().index.documents.items()}
+        return {s: d.title for s, d in self.retriever().index.documents.items()}
 
     def document_text(self, source: str) -> str:
         """The cleaned text of a document: what citation offsets point into."""
-        docs = self.searcher().index.documents
+        docs = self.retriever().index.documents
         if source not in docs:
             raise UsageError(f"no document {source!r} in the index")
         return docs[source].text

@@ -7,8 +7,8 @@ one document embeds only that document's new passages.
 
 from __future__ import annotations
 
-import hashlib
 import logging
+import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,9 +16,10 @@ from pathlib import Path
 import numpy as np
 
 from assistant import store
-from assistant.embed import Embedder
+from assistant.embed import Embedder, text_key
+from assistant.embed.cache import VectorCache
 from assistant.errors import CorpusError, IndexCorruptError, IndexWriteError
-from assistant.ingest.chunk import chunk_document
+from assistant.ingest.chunk import chunk_document, split_sentences
 from assistant.ingest.clean import clean
 from assistant.ingest.language import detect_language
 from assistant.ingest.load import (
@@ -37,6 +38,7 @@ from assistant.settings import Settings
 
 log = logging.getLogger(__name__)
 
+VECTOR_CACHE = "vectors.sqlite"
 CLEANER_VERSION = 4  # bump when clean/chunk change what they produce: forces re-chunking
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -72,8 +74,39 @@ def to_document(raw: RawFile, dedup_threshold: float) -> Document:
     )
 
 
-def _text_key(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
+def _embed_all(passages: list[Passage], sentences: list[list[tuple[int, int]]], embedder: Embedder,
+               cache: VectorCache, settings: Settings,
+               progress: Progress | None) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """Vectors of every passage and every sentence, embedding only texts not in the cache.
+
+    Passages and sentences (small-to-big: answering scores sentences by similarity without a
+    model call) are embedded alike, as passages. Each batch is committed to the cache as soon
+    as it is embedded, so a killed build resumes where it stopped.
+    """
+    texts = [p.text for p in passages] + [p.text[a:b] for p, spans in zip(passages, sentences, strict=True)
+                                          for a, b in spans]
+    keys = [text_key(t) for t in texts]
+    try:
+        found = cache.get(keys)
+        todo = list({k: t for k, t in zip(keys, texts, strict=True) if k not in found}.items())
+        batch = max(settings.embed_batch_size, 1)
+        if progress:
+            progress("embedding", 0, len(todo))
+        for i in range(0, len(todo), batch):
+            part = todo[i : i + batch]
+            fresh = dict(zip([k for k, _ in part], embedder.embed_passages([t for _, t in part]), strict=True))
+            cache.put(fresh)
+            found.update(fresh)
+            if progress:
+                progress("embedding", min(i + batch, len(todo)), len(todo))
+        cache.keep_only(keys)
+    finally:
+        cache.close()
+    dim = embedder.info.dimension
+    matrix = np.stack([found[k] for k in keys]) if keys else np.zeros((0, dim), dtype=np.float32)
+    n = len(passages)
+    embedded = {k for k, _ in todo}
+    return matrix[:n], matrix[n:], len(todo), sum(1 for k in keys[:n] if k not in embedded)
 
 
 def _read_corpus(
@@ -125,7 +158,7 @@ def sync(
     list_files(corpus_dir)  # a missing corpus is reported before anything is written
     try:
         return _sync(corpus_dir, index_dir, embedder, settings, progress, force, started)
-    except (OSError, RuntimeError) as exc:  # RuntimeError: FAISS's own I/O errors
+    except (OSError, RuntimeError, sqlite3.Error) as exc:  # RuntimeError: FAISS's own I/O errors
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc).splitlines()[0]
         raise IndexWriteError(f"cannot write the index in {index_dir}: {reason}") from exc
 
@@ -141,8 +174,11 @@ def _sync(corpus_dir: Path, index_dir: Path, embedder: Embedder, settings: Setti
                 reason = f"previous index unusable ({exc}): rebuilt from the corpus"
                 log.warning("%s", reason)
         if previous is not None and previous.manifest.get("model", {}).get("fingerprint") != embedder.fingerprint:
-            built = previous.manifest.get("model", {}).get("name")
-            reason = f"index was built by another model ({built}): rebuilt with {embedder.info.name}"
+            old = previous.manifest.get("model", {})
+            backend, bits = old.get("backend", "sentence-transformers"), old.get("quantization", "fp32")
+            built = f"{old.get('name')} ({backend}, {bits})"
+            now = f"{embedder.info.name} ({embedder.info.backend}, {embedder.info.quantization})"
+            reason = f"index was built by another model, {built}: rebuilt with {now}"
             log.warning("%s", reason)
             previous = None
 
@@ -153,31 +189,20 @@ def _sync(corpus_dir: Path, index_dir: Path, embedder: Embedder, settings: Setti
 
         old_docs = previous.documents if previous else {}
         old_passages: dict[str, list[Passage]] = {}
-        cache: dict[str, np.ndarray] = {}
         if previous is not None:
-            matrix = previous.vector_matrix()
-            for row, p in enumerate(previous.passages):
+            for p in previous.passages:
                 old_passages.setdefault(p.source, []).append(p)
-                cache[_text_key(p.text)] = matrix[row]
 
         passages: list[Passage] = []
         for doc in docs:
             same = old_docs.get(doc.source) is doc  # reused object: unchanged file, same chunking
             passages.extend(old_passages.get(doc.source, []) if same else
                             chunk_document(doc, settings.chunk_size, settings.chunk_overlap))
-
-        missing = [p for p in passages if _text_key(p.text) not in cache]
-        todo = list({_text_key(p.text): p.text for p in missing}.items())
-        batch = max(settings.embed_batch_size, 1)
-        for i in range(0, len(todo), batch):
-            part = todo[i : i + batch]
-            for (key, _), vec in zip(part, embedder.embed_passages([t for _, t in part]), strict=True):
-                cache[key] = vec
-            if progress:
-                progress("embedding", min(i + batch, len(todo)), len(todo))
+        sentences = [split_sentences(p.text) for p in passages]
+        vectors, sentence_vectors, embedded, reused = _embed_all(
+            passages, sentences, embedder, VectorCache(index_dir / VECTOR_CACHE, embedder.fingerprint,
+                                                       embedder.info.dimension), settings, progress)
         dim = embedder.info.dimension
-        vectors = (np.stack([cache[_text_key(p.text)] for p in passages]) if passages
-                   else np.zeros((0, dim), dtype=np.float32))
 
         documents = {d.source: d for d in docs}
         manifest = {
@@ -188,11 +213,13 @@ def _sync(corpus_dir: Path, index_dir: Path, embedder: Embedder, settings: Setti
                 "dimension": dim,
                 "multilingual": embedder.info.multilingual,
                 "fallback": embedder.info.fallback,
+                "backend": embedder.info.backend,
+                "quantization": embedder.info.quantization,
             },
             "chunking": chunking_config(settings),
             "corpus": {
                 "dir": str(corpus_dir),
-                "fingerprint": _text_key("\n".join(f"{d.source}:{d.content_hash}" for d in docs)),
+                "fingerprint": text_key("\n".join(f"{d.source}:{d.content_hash}" for d in docs)),
                 "manifest_hash": _manifest_hash(corpus_dir),
                 "documents": {d.source: {"content_hash": d.content_hash, "title": d.title,
                                          "language": d.language} for d in docs},
@@ -203,7 +230,7 @@ def _sync(corpus_dir: Path, index_dir: Path, embedder: Embedder, settings: Setti
             "skipped_hashes": {s.source: _hash_or_empty(corpus_dir / s.source) for s in skipped},
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
-        saved = store.save(index_dir, manifest, passages, documents, vectors)
+        saved = store.save(index_dir, manifest, passages, documents, vectors, sentences, sentence_vectors)
 
     added = tuple(s for s in documents if s not in old_docs)
     changed = tuple(s for s in documents if s in old_docs and documents[s] is not old_docs[s])
@@ -215,8 +242,8 @@ def _sync(corpus_dir: Path, index_dir: Path, embedder: Embedder, settings: Setti
         changed=changed,
         removed=removed,
         unchanged=len(docs) - len(added) - len(changed),
-        embedded=len(todo),
-        reused=len(passages) - len(missing),
+        embedded=embedded,
+        reused=reused,
         skipped=tuple(f"{s.source}: {s.reason}" for s in skipped),
         rebuilt_reason=reason,
         seconds=time.perf_counter() - started,

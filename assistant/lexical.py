@@ -113,12 +113,12 @@ class LexicalIndex:
         """IDF of ``term``; unseen terms weigh the most (they are the most specific)."""
         return self.idf.get(term, self.max_idf)
 
-    def scores(self, query: str) -> np.ndarray:
-        """BM25 score of every passage for ``query``."""
-        terms = [t for t in analyze(query) if t in self.idf]
-        if not terms or not self.size:
+    def scores(self, terms: Sequence[str]) -> np.ndarray:
+        """BM25 score of every passage for a query's analysed ``terms`` (see :func:`analyze`)."""
+        known = [t for t in terms if t in self.idf]
+        if not known or not self.size:
             return np.zeros(self.size, dtype=np.float32)
-        return np.asarray(self.bm25.get_scores(terms), dtype=np.float32)
+        return np.asarray(self.bm25.get_scores(known), dtype=np.float32)
 
     def concept_scores(self, concepts: Iterable[Concept]) -> np.ndarray:
         """BM25 of a translated question: each concept scores by its best weighted translation
@@ -132,7 +132,7 @@ class LexicalIndex:
             total += best
         return total
 
-    def cross_script(self, query: str, k: int, max_share: float = 0.25) -> list[tuple[int, float]]:
+    def cross_script(self, names: Sequence[str], k: int, max_share: float = 0.25) -> list[tuple[int, float]]:
         """Passages ranked only by the query's *names* found in the other script.
 
         ``Khorgos`` in an English question meets ``Хоргоса`` in a Russian passage through the key
@@ -144,7 +144,6 @@ class LexicalIndex:
         """
         scores: dict[int, float] = {}
         limit = max_share * max(self.size, 1)
-        names = [m.group() for m in NAME.finditer(query) if m.start() > 0]
         for stem, key in dict(words(" ".join(names))).items():
             if key == "~":
                 continue
@@ -157,16 +156,6 @@ class LexicalIndex:
             for row in rows:
                 scores[row] = scores.get(row, 0.0) + self.weight(key)
         return sorted(scores.items(), key=lambda kv: -kv[1])[:k]
-
-    def search(self, query: str, k: int) -> list[tuple[int, float]]:
-        """Top ``k`` (passage row, score) pairs with a positive score, best first."""
-        scores = self.scores(query)
-        if not len(scores):
-            return []
-        k = min(k, len(scores))
-        top = np.argpartition(-scores, k - 1)[:k]
-        ranked = sorted(top.tolist(), key=lambda i: -scores[i])
-        return [(i, float(scores[i])) for i in ranked if scores[i] > 0]
 
 
 def coverage(query_words: Sequence[tuple[str, str]], text_terms: set[str],

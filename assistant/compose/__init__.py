@@ -15,10 +15,9 @@ from assistant.settings import Settings
 __all__ = ["ABSTAIN", "Composer", "Draft", "ExtractiveComposer", "make_composer"]
 
 
-def make_composer(settings: Settings, searcher: Any) -> Composer:
-    extractive = ExtractiveComposer(searcher, max_sentences=settings.max_answer_sentences,
-                                    abstain_threshold=settings.abstain_threshold,
-                                    sentence_embeddings=settings.sentence_embeddings)
+def make_composer(settings: Settings, retriever: Any) -> Composer:
+    extractive = ExtractiveComposer(retriever, max_sentences=settings.max_answer_sentences,
+                                    abstain_threshold=settings.abstain_threshold)
     if settings.llm_provider == "none":
         return extractive
     from assistant.compose.llm import LLMComposer  # optional extra: langchain-openai / -ollama

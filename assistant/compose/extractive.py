@@ -22,13 +22,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from assistant.compose.base import ABSTAIN, Draft, drain
-from assistant.ingest.chunk import split_sentences
+from assistant.compose.base import ABSTAIN, Draft
 from assistant.ingest.clean import is_heading
-from assistant.lexical import analyze, coverage, words
+from assistant.lexical import analyze, coverage
 from assistant.records import Passage
-
-NUMBER = re.compile(r"^\d+(?:\.\d+)?$")
+from assistant.retrieve.query import Query
 
 # The articles' own reference markers ("[23]", "[2, 5]") would read as citation markers.
 SOURCE_REFERENCE = re.compile(r"\s*\[\d{1,3}(?:\s*[,–-]\s*\d{1,3})*\]")
@@ -62,57 +60,47 @@ class Weights:
 class ExtractiveComposer:
     name = "extractive"
 
-    def __init__(self, searcher, max_sentences: int = 3, abstain_threshold: float = 0.3,
-                 weights: Weights | None = None, sentence_embeddings: bool = False) -> None:
-        self.searcher = searcher
-        self.sentence_embeddings = sentence_embeddings
+    def __init__(self, retriever, max_sentences: int = 3, abstain_threshold: float = 0.3,
+                 weights: Weights | None = None) -> None:
+        self.retriever = retriever
         self.max_sentences = max_sentences
         self.abstain_threshold = abstain_threshold
         self.weights = weights or Weights()
 
-    def _sentences(self, passages: list[Passage]) -> list[_Sentence]:
+    def _sentences(self, query: Query, passages: list[Passage]) -> list[_Sentence]:
         out = []
         for i, p in enumerate(passages):
-            for start, end in split_sentences(p.text):
+            spans, vectors = self.retriever.sentences(p)
+            sims = vectors @ query.vector if query.vector is not None and len(vectors) else np.zeros(len(spans))
+            for (start, end), sim in zip(spans, sims, strict=True):
                 text = p.text[start:end]
                 if len(text) < self.weights.min_chars or is_heading(text):
                     continue
-                out.append(_Sentence(i, start, end, text, set(analyze(text))))
+                out.append(_Sentence(i, start, end, text, set(analyze(text)), dense=float(max(sim, 0.0))))
         return out
 
-    def score(self, question: str, passages: list[Passage]) -> list[_Sentence]:
+    def score(self, query: Query, passages: list[Passage]) -> list[_Sentence]:
         """All candidate sentences, scored, best first."""
-        sentences = self._sentences(passages)
+        sentences = self._sentences(query, passages)
         if not sentences:
             return []
-        query_words = words(question)
-        lexical = self.searcher.lexical
+        query_words = list(query.words)
         # words the corpus never uses weigh the most: a question about them is likely off-topic
-        weight = {t: lexical.idf[t] for pair in query_words for t in pair if t in lexical.idf}
-        translations = self.searcher.translations(question)
-        if self.sentence_embeddings:
-            embedder = self.searcher.embedder
-            q = embedder.embed_queries([question])[0]
-            dense = embedder.embed_passages([s.text for s in sentences]) @ q
-        else:
-            # the passage's own similarity stands in for its sentences': no model call per answer
-            dense = np.array([passages[s.passage].dense or 0.0 for s in sentences])
+        weight = {t: self.retriever.weight(t) for pair in query_words for t in pair if t != "~"}
+        translations = query.translations
         w = self.weights
-        # as in retrieval: an English-only model's similarity is noise when it cannot read the
-        # question or the sentence
-        shares = {lang: self.searcher.dense_weight(question, lang) / max(self.searcher.weights[0], 1e-9)
-                  for lang in {p.language for p in passages}}
-        for s, d in zip(sentences, dense, strict=True):
+        policy = self.retriever.policy
+        shares = {lang: policy.dense_trust(query.language, lang) for lang in {p.language for p in passages}}
+        for s in sentences:
             s.dense_share = shares[passages[s.passage].language]
             s.lexical = coverage(query_words, s.terms, weight, translations)
             s.matched = frozenset(stem for stem, key in query_words
                                   if stem in s.terms or (key != "~" and key in s.terms)
                                   or not s.terms.isdisjoint(translations.get(stem, ())))
-            s.dense = float(max(d, 0.0))
             s.score = w.lexical * s.lexical + w.dense * s.dense_share * s.dense + w.rank / (1 + s.passage)
         return sorted(sentences, key=lambda s: -s.score)
 
-    def confidence(self, question: str, ranked: list[_Sentence]) -> float:
+    def confidence(self, ranked: list[_Sentence]) -> float:
         """Evidence strength in 0..1: how much of the question the best sentences cover, and
         how similar the best one is (similarity counts less where the model cannot read)."""
         if not ranked:
@@ -122,17 +110,16 @@ class ExtractiveComposer:
         return round((0.6 * lexical + 0.4 * f * ranked[0].dense) / (0.6 + 0.4 * f), 4)
 
     @staticmethod
-    def missing_numbers(question: str, passages: list[Passage]) -> list[str]:
+    def missing_numbers(query: Query, passages: list[Passage]) -> list[str]:
         """Numbers the question asks about (years, figures) that no retrieved passage contains.
 
         Passages that never mention 2023 cannot answer a question about 2023: on the tuning set
         this caught a fifth of the unanswerable questions and none of the answerable ones.
         """
-        asked = [stem for stem, _ in words(question) if NUMBER.match(stem)]
-        if not asked:
+        if not query.numbers:
             return []
         seen = {t for p in passages for t in analyze(p.text)}
-        return [n for n in dict.fromkeys(asked) if n not in seen]
+        return [n for n in query.numbers if n not in seen]
 
     def select(self, ranked: list[_Sentence]) -> list[_Sentence]:
         """The best sentence, then those close to it that say something new about the question.
@@ -155,21 +142,17 @@ class ExtractiveComposer:
             said |= s.terms
         return sorted(chosen, key=lambda s: (s.passage, s.start))
 
-    def compose(self, question: str, passages: list[Passage], language: str,
-                context: str | None = None) -> Draft:
-        return drain(self.stream(question, passages, language, context))
-
-    def stream(self, question: str, passages: list[Passage], language: str,
-               context: str | None = None) -> Iterator[str | Draft]:
-        # ``context`` already chose the passages; sentences are matched to the question itself
-        ranked = self.score(question, passages)
-        confidence = self.confidence(question, ranked)
-        missing = self.missing_numbers(question, passages)
+    def stream(self, query: Query, passages: list[Passage]) -> Iterator[str | Draft]:
+        ranked = self.score(query, passages)
+        confidence = self.confidence(ranked)
+        missing = self.missing_numbers(query, passages)
+        language = query.language
         if not ranked or confidence < self.abstain_threshold or missing:
             text = ABSTAIN.get(language, ABSTAIN["en"])
             notices = [f"no retrieved passage mentions {', '.join(missing)}"] if missing else []
             yield text
-            yield Draft(text, abstained=True, confidence=confidence, composer=self.name, notices=notices)
+            yield Draft(text, abstained=True, confidence=confidence, composer=self.name, notices=notices,
+                        related=list(range(1, min(len(passages), 3) + 1)))
             return
         parts: list[str] = []
         highlights: dict[int, list[tuple[int, int]]] = {}

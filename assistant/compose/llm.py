@@ -36,13 +36,14 @@ from typing import Any
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
-from assistant.cite import MARKER
-from assistant.compose.base import ABSTAIN, Draft, drain
+from assistant.cite import keep_markers, numbers, strip_markers
+from assistant.compose.base import ABSTAIN, Draft
 from assistant.compose.extractive import SOURCE_REFERENCE
 from assistant.ingest.chunk import split_sentences
 from assistant.ingest.language import detect_language
 from assistant.lexical import analyze
 from assistant.records import Passage
+from assistant.retrieve.query import Query
 
 log = logging.getLogger(__name__)
 
@@ -144,21 +145,6 @@ def failure_reason(exc: BaseException, timeout: float, base_url: str) -> str:
     return type(exc).__name__
 
 
-def valid_markers(text: str, n: int) -> tuple[str, int]:
-    """``text`` with markers kept only for passages 1..n (numbers unchanged), and how many were dropped."""
-    dropped = 0
-
-    def keep(m: re.Match[str]) -> str:
-        nonlocal dropped
-        nums = [int(x) for x in re.split(r"\s*,\s*", m.group(1))]
-        good = [x for x in nums if 1 <= x <= n]
-        dropped += len(nums) - len(good)
-        lead = m.group(0)[:1] if m.group(0)[:1].isspace() else ""
-        return lead + "".join(f"[{x}]" for x in dict.fromkeys(good)) if good else ""
-
-    return MARKER.sub(keep, text), dropped
-
-
 def _sentences(text: str) -> list[str]:
     """The answer cut into sentences, each keeping the markers that follow it."""
     out: list[str] = []
@@ -167,10 +153,6 @@ def _sentences(text: str) -> list[str]:
         out.extend(s.strip() for s in marked.split("\x00"))
         out.append("\n")
     return out[:-1] if out else out
-
-
-def _numbers(text: str) -> list[int]:
-    return [int(n) for m in MARKER.finditer(text) for n in re.split(r"\s*,\s*", m.group(1))]
 
 
 class _ThinkFilter:
@@ -275,12 +257,9 @@ class LLMComposer:
         return [SystemMessage(system), HumanMessage(user)]
 
     # --- composing -------------------------------------------------------------------------
-    def compose(self, question: str, passages: list[Passage], language: str,
-                context: str | None = None) -> Draft:
-        return drain(self.stream(question, passages, language, context))
-
-    def stream(self, question: str, passages: list[Passage], language: str,
-               context: str | None = None) -> Iterator[str | Draft]:
+    def stream(self, query: Query, passages: list[Passage]) -> Iterator[str | Draft]:
+        question, language = query.question, query.language
+        context = query.text if query.text != query.question else None
         if not passages:
             text = ABSTAIN.get(language, ABSTAIN["en"])
             yield text
@@ -288,7 +267,7 @@ class LLMComposer:
             return
         if self.model is None:
             notice = f"LLM unusable ({self.unusable}): extractive answer shown"
-            yield from self._fall_back(question, passages, language, notice, streamed=False)
+            yield from self._fall_back(query, passages, notice, streamed=False)
             return
         parts: list[str] = []
         size = 0
@@ -312,35 +291,34 @@ class LLMComposer:
             reason = failure_reason(exc, self.timeout, self.base_url)
             log.warning("LLM call failed (%s): %r", reason, exc)
             what = "LLM stream broke off" if streamed else "LLM unavailable"
-            yield from self._fall_back(question, passages, language,
-                                       f"{what} ({reason}): extractive answer shown", streamed)
+            yield from self._fall_back(query, passages, f"{what} ({reason}): extractive answer shown", streamed)
             return
         draft = self.check("".join(parts), passages, language)
         if isinstance(draft, str):
-            yield from self._fall_back(question, passages, language, draft, streamed)
+            yield from self._fall_back(query, passages, draft, streamed)
             return
-        draft.confidence = self._confidence(question, draft, passages)
+        draft.confidence = self._confidence(query, draft, passages)
         yield draft
 
-    def _fall_back(self, question: str, passages: list[Passage], language: str, notice: str,
+    def _fall_back(self, query: Query, passages: list[Passage], notice: str,
                    streamed: bool) -> Iterator[str | Draft]:
         """The extractive answer with a notice; its text is streamed only if nothing was yet."""
-        for item in self.fallback.stream(question, passages, language):
+        for item in self.fallback.stream(query, passages):
             if isinstance(item, Draft):
                 item.notices.insert(0, notice)
                 yield item
             elif not streamed:
                 yield item
 
-    def _confidence(self, question: str, draft: Draft, passages: Sequence[Passage]) -> float:
+    def _confidence(self, query: Query, draft: Draft, passages: Sequence[Passage]) -> float:
         """Evidence strength in 0..1 without embedding anything: the IDF-weighted share of the
         question's terms found in the passages the answer cites."""
         try:
-            terms = list(dict.fromkeys(analyze(question)))
-            cited = {x for x in _numbers(draft.text) if 1 <= x <= len(passages)}
+            terms = list(dict.fromkeys(analyze(query.question)))
+            cited = {x for x in numbers(draft.text) if 1 <= x <= len(passages)}
             found = set().union(*(analyze(passages[x - 1].text) for x in cited)) if cited else set()
-            lexical = getattr(getattr(self.fallback, "searcher", None), "lexical", None)
-            weight = lexical.weight if lexical is not None else (lambda t: 1.0)
+            retriever = getattr(self.fallback, "retriever", None)
+            weight = retriever.weight if retriever is not None else (lambda t: 1.0)
             total = sum(weight(t) for t in terms)
             return round(sum(weight(t) for t in terms if t in found) / total, 4) if total else 0.0
         except Exception:  # confidence is informative only
@@ -358,17 +336,17 @@ class LLMComposer:
             if sentence in ("", "\n"):
                 kept.append(sentence)
                 continue
-            had_marker = bool(MARKER.search(sentence))
-            cleaned, bad = valid_markers(sentence, n)
+            had_marker = bool(numbers(sentence))
+            cleaned, bad = keep_markers(sentence, lambda x: 1 <= x <= n)
             invalid += bad
-            if MARKER.search(cleaned) or (not had_marker and len(cleaned.split()) <= 3):
+            if numbers(cleaned) or (not had_marker and len(cleaned.split()) <= 3):
                 kept.append(cleaned)
             elif bad:
                 only_invalid += 1
             else:
                 uncited += 1
-        if not any(MARKER.search(k) for k in kept):
-            whole = " ".join(valid_markers(text, n)[0].split())
+        if not any(numbers(k) for k in kept):
+            whole = " ".join(keep_markers(text, lambda x: 1 <= x <= n)[0].split())
             if whole and (_ABSTAIN_LIKE.search(whole) or whole.strip(" .") == ABSTAIN[lang].strip(" .")):
                 return Draft(ABSTAIN[lang], abstained=True, composer=self.name)
             if invalid:
@@ -386,7 +364,7 @@ class LLMComposer:
         lines = " ".join(kept).split("\n")
         text = "\n".join(" ".join(line.split()) for line in lines)
         text = re.sub(r"\n{3,}", "\n\n", text).strip()
-        plain = MARKER.sub("", text)
+        plain = strip_markers(text)
         if sum(c.isalpha() for c in plain) >= 20 and detect_language(plain) != lang:
             notices.append(f"the LLM answered in {LANGUAGE_NAMES.get(detect_language(plain))}, "
                            f"not in {LANGUAGE_NAMES.get(lang)} as asked")
@@ -400,11 +378,11 @@ class LLMComposer:
         cache: dict[int, list[tuple[int, int, set[str]]]] = {}
         out: dict[int, list[tuple[int, int]]] = {}
         for sentence in _sentences(text):
-            numbers = [x for x in dict.fromkeys(_numbers(sentence)) if 1 <= x <= len(passages)]
-            if not numbers:
+            cited = [x for x in dict.fromkeys(numbers(sentence)) if 1 <= x <= len(passages)]
+            if not cited:
                 continue
-            terms = set(analyze(MARKER.sub(" ", sentence)))
-            for x in numbers:
+            terms = set(analyze(strip_markers(sentence, " ")))
+            for x in cited:
                 p = passages[x - 1]
                 if x not in cache:
                     cache[x] = [(s, e, set(analyze(p.text[s:e]))) for s, e in split_sentences(p.text)]

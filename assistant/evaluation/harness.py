@@ -25,15 +25,12 @@ import subprocess
 import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from assistant.chain import finish
-from assistant.compose import make_composer
+from assistant.chain import build_chain, drain
 from assistant.core import Assistant
 from assistant.embed import Embedder
 from assistant.evaluation.baselines import TutorialPipeline
@@ -47,7 +44,6 @@ from assistant.evaluation.metrics import (
     recall_at_k,
     reciprocal_rank,
 )
-from assistant.ingest.language import detect_language
 from assistant.records import Answer, ModelInfo, Passage
 from assistant.settings import PROJECT_ROOT
 
@@ -61,6 +57,7 @@ SYSTEM_LABELS = {
     "dense": "dense alone",
     "langchain": "LangChain tutorial",
 }
+SYSTEM_MODES = {"assistant": "hybrid", "bm25": "lexical", "dense": "dense"}
 DEPTH = 10  # ranks scored for MRR@10 / nDCG@10
 
 
@@ -202,100 +199,49 @@ def forget_queries(embedder: Embedder) -> None:
     embedder.clear_query_cache()
 
 
-class CachedEmbedder(Embedder):
-    """An embedder that remembers every text it embedded (same vectors, computed once)."""
-
-    def __init__(self, inner: Embedder) -> None:
-        self.inner = inner
-        self.info = inner.info
-        self.cache: dict[str, np.ndarray] = {}
-
-    def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
-        missing = [t for t in dict.fromkeys(texts) if t not in self.cache]
-        if missing:
-            for text, vector in zip(missing, self.inner.embed_batch(missing), strict=True):
-                self.cache[text] = np.asarray(vector, dtype=np.float32)
-        return np.stack([self.cache[t] for t in texts])
-
-
-class _CachedSearcher:
-    """The assistant's searcher as the composer sees it, with a memoising embedder."""
-
-    def __init__(self, searcher: Any) -> None:
-        self._searcher = searcher
-        self.embedder = CachedEmbedder(searcher.embedder)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._searcher, name)
-
-
 class _Systems:
-    """What each system does for one question: ``(ranked passages, answer, retrieve_ms, answer_ms)``."""
+    """What each system does for one question: ``(ranked passages, answer, retrieve_ms, answer_ms)``.
+
+    Every answer comes out of the assistant's one answer path (``build_chain``): the
+    assistant's own through :meth:`Assistant.stream`, a baseline's with its passages handed in.
+    """
 
     def __init__(self, assistant: Assistant, k: int, baselines: bool) -> None:
         self.assistant = assistant
         self.k = k
         self.depth = max(k, DEPTH)
-        searcher = assistant.searcher()
-        self.searcher = searcher
-        self.row = {p.id: i for i, p in enumerate(searcher.passages)}
-        self.pipeline = TutorialPipeline(searcher.index.documents, searcher.embedder) if baselines else None
+        self.retriever = assistant.retriever()
+        self.pipeline = TutorialPipeline(self.retriever.index.documents, self.retriever.embedder) \
+            if baselines else None
         self.names = SYSTEMS if baselines else SYSTEMS[:1]
-        # The baselines' composer: built by the same factory from the same settings, but its
-        # sentence embeddings are memoised — the systems retrieve many of the same sentences.
-        self.composer = make_composer(assistant.settings, _CachedSearcher(searcher)) if baselines else None
+        self.chain = build_chain(self.retriever, assistant.composer)
 
     def run(self, name: str, question: str) -> tuple[list[Passage], Answer, float, float | None]:
-        a = self.assistant
-        embedder = self.searcher.embedder
-        if name == "assistant":
-            forget_queries(embedder)  # every timed call starts from a question never seen before
-            t0 = time.perf_counter()
-            ranked = a.retrieve(question, self.depth, mode="hybrid")
-            t1 = time.perf_counter()
-            forget_queries(embedder)
-            t2 = time.perf_counter()
-            answer = a.answer(question, self.k)
-            t3 = time.perf_counter()
-            return ranked, answer, (t1 - t0) * 1000, (t3 - t2) * 1000
-        forget_queries(embedder)
+        a, r = self.assistant, self.retriever
+        forget_queries(r.embedder)  # every timed call starts from a question never seen before
         t0 = time.perf_counter()
         if name == "langchain":
             assert self.pipeline is not None
             ranked = self.pipeline.search(question, self.depth)
         else:
-            ranked = a.retrieve(question, self.depth, mode={"bm25": "lexical", "dense": "dense"}[name])
+            ranked = a.retrieve(question, self.depth, mode=SYSTEM_MODES[name])
         retrieve_ms = (time.perf_counter() - t0) * 1000
-        if name == "bm25":
-            ranked = self.with_dense_scores(question, ranked)
-        # no answer latency for baselines: their composer is memoised, so it would not compare
-        return ranked, self.compose(question, ranked[: self.k]), retrieve_ms, None
-
-    def with_dense_scores(self, question: str, ranked: list[Passage]) -> list[Passage]:
-        """BM25 hits with the dense similarity the hybrid search would report for them: the
-        composer weighs sentences by it, and the comparison is meant to isolate retrieval."""
-        if all(p.dense is not None for p in ranked):
-            return ranked
-        scores = self.searcher.dense_scores(question)
-        return [
-            replace(p, dense=round(float(scores[self.row[p.id]]), 4))
-            if p.dense is None and p.id in self.row
-            else p
-            for p in ranked
-        ]
-
-    def compose(self, question: str, passages: list[Passage]) -> Answer:
-        language = detect_language(question)
-        assert self.composer is not None
-        draft = self.composer.compose(question, passages, language)
-        return finish(question, language, passages, draft)
+        if name == "assistant":
+            forget_queries(r.embedder)
+            t1 = time.perf_counter()
+            answer = a.answer(question, self.k)
+            return ranked, answer, retrieve_ms, (time.perf_counter() - t1) * 1000
+        # a baseline's top k, answered by the same chain and composer (no answer latency: the
+        # question's vector is already known here, so it would not compare)
+        query = r.analyse(question)
+        answer = drain(self.chain.stream({"query": query, "passages": ranked[: self.k]}))
+        return ranked, answer, retrieve_ms, None
 
     def describe(self, name: str) -> str:
         return {
             "assistant": "assistant.retrieve(q, 10) for retrieval figures; "
             "assistant.answer(q, k) for answers",
-            "bm25": "assistant.retrieve(q, 10, mode='lexical') + the assistant's composer over its top k "
-            "(each hit given its dense similarity, which the composer weighs)",
+            "bm25": "assistant.retrieve(q, 10, mode='lexical') + the assistant's composer over its top k",
             "dense": "assistant.retrieve(q, 10, mode='dense') + the assistant's composer over its top k",
             "langchain": (self.pipeline.describe() if self.pipeline else "")
             + " + the assistant's composer over its top k",
@@ -380,8 +326,7 @@ def run_evaluation(
     started = time.perf_counter()
     if progress:
         progress(0, len(records), "loading the index and the baselines")
-    searcher = assistant.searcher()
-    documents = searcher.index.documents
+    documents = assistant.retriever().index.documents
     doc_language = {s: d.language for s, d in documents.items()}
     document_text = {s: d.text for s, d in documents.items()}
     missing = sorted(

@@ -1,6 +1,6 @@
 """Fixtures for the LLM composer: a scripted LLM server on a free port, and assistants that use it.
 
-The server is a real OpenAI-/Ollama-protocol HTTP peer (``assistant.llm_server``): the product
+The server is a real OpenAI-/Ollama-protocol HTTP peer (``tests/llm_server.py``): the product
 talks to it through LangChain's chat models over 127.0.0.1, exactly as it would to llama.cpp,
 vLLM or Ollama. Only its replies are scripted.
 """
@@ -8,13 +8,15 @@ vLLM or Ollama. Only its replies are scripted.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 
 from assistant import Assistant, Settings
 from assistant.compose.base import Draft
-from assistant.llm_server import ScriptedLLMServer
 from assistant.records import Passage
+from assistant.retrieve import Query, analyse_text
+from tests.llm_server import ScriptedLLMServer
 
 TIMEOUT = 1.0  # seconds: every LLM call in these tests gives up after this
 
@@ -58,12 +60,8 @@ class CannedFallback:
     def __init__(self) -> None:
         self.calls: list[tuple[str, int, str]] = []
 
-    def compose(self, question: str, passages: list[Passage], language: str) -> Draft:
-        *_, draft = self.stream(question, passages, language)
-        return draft
-
-    def stream(self, question: str, passages: list[Passage], language: str):
-        self.calls.append((question, len(passages), language))
+    def stream(self, query: Query, passages: list[Passage]):
+        self.calls.append((query.question, len(passages), query.language))
         yield "Canned extractive answer"
         yield " [1]."
         yield Draft(self.TEXT, abstained=False, confidence=0.5, composer="extractive")
@@ -106,10 +104,16 @@ def make_llm(llm_server: ScriptedLLMServer, canned: CannedFallback):
     return make
 
 
+def query_of(question: str, language: str | None = None) -> Query:
+    """``question`` analysed as retrieval would (no vector), in ``language`` if given."""
+    query = analyse_text(question)
+    return replace(query, language=language) if language else query
+
+
 def run(composer, question: str, passages: list[Passage], language: str = "en") -> tuple[list[str], Draft]:
     """Stream a composer: its text deltas and its final draft."""
     deltas, drafts = [], []
-    for item in composer.stream(question, passages, language):
+    for item in composer.stream(query_of(question, language), passages):
         (drafts if isinstance(item, Draft) else deltas).append(item)
     assert len(drafts) == 1, "a composer ends with exactly one Draft"
     return deltas, drafts[0]

@@ -7,7 +7,7 @@ import socket
 import pytest
 
 from assistant import Assistant, UsageError
-from tests.conftest import offline_settings
+from tests.conftest import default_settings
 
 QUESTION = "How much has Japan invested in the economy of Kazakhstan?"
 
@@ -20,7 +20,7 @@ def _closed_port() -> int:
 
 def test_extractive_mode_skips_a_configured_llm(bot: Assistant):
     url = f"http://127.0.0.1:{_closed_port()}/v1"
-    with_llm = Assistant(settings=offline_settings(index_dir=bot.index_dir, llm_provider="openai",
+    with_llm = Assistant(settings=default_settings(index_dir=bot.index_dir, llm_provider="openai",
                                                    llm_base_url=url, llm_model="m", llm_api_key="k"))
     forced = with_llm.answer(QUESTION, mode="extractive")
     assert forced.composer == "extractive" and not forced.notices  # the LLM was never asked

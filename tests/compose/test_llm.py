@@ -19,8 +19,9 @@ from assistant.compose import make_composer
 from assistant.compose.base import ABSTAIN, Draft
 from assistant.compose.llm import LLMComposer, format_passages, neutralise
 from assistant.core import retrieval_query
-from assistant.llm_server import ScriptedLLMServer
 from assistant.records import Answer
+from tests.compose.conftest import query_of
+from tests.llm_server import ScriptedLLMServer
 
 TIMEOUT = 1.0  # the llm_timeout the fixtures in conftest.py set
 
@@ -100,7 +101,7 @@ def test_valid_citations_are_streamed_and_kept(llm_server, make_llm, passages, s
     assert p1.start <= start < end <= p1.end
     assert p1.text[start - p1.start:end - p1.start].startswith("Khorgos is a dry port")
     assert 0 < draft.confidence <= 1
-    answer = finish("Where is Khorgos?", "en", passages, draft)
+    answer = finish(query_of("Where is Khorgos?", "en"), passages, draft)
     assert answer.composer == "llm" and [c.source for c in answer.citations] == ["doc1.txt", "doc3.txt"]
     assert answer.answer.endswith("[2].")  # renumbered in order of use
 
@@ -113,7 +114,7 @@ def test_markers_pointing_nowhere_are_removed(llm_server, make_llm, passages, st
     assert draft.text == "Khorgos is a dry port on the border [1]. Trains go to Europe [1]."
     assert "removed 3 citation marker(s) that pointed to no passage" in draft.notices
     assert "removed 1 sentence(s) whose only citations pointed to no passage" in draft.notices
-    answer = finish("Where is Khorgos?", "en", passages, draft)
+    answer = finish(query_of("Where is Khorgos?", "en"), passages, draft)
     assert [c.number for c in answer.citations] == [1]
 
 
@@ -156,7 +157,7 @@ def test_abstention_is_the_standard_abstention(llm_server, make_llm, passages, s
     _, draft = stream_of(make_llm(), "What is the population of Mars?", passages, language)
     assert draft == Draft(ABSTAIN[language], abstained=True, composer="llm")
     assert canned.calls == []
-    answer = finish("q", language, passages, draft)
+    answer = finish(query_of("q", language), passages, draft)
     assert answer.abstained and answer.citations == () and answer.composer == "llm"
 
 
@@ -219,7 +220,7 @@ def test_malformed_reply_falls_back(llm_server, make_llm, passages, stream_of, m
     if mode == "stream":
         _, draft = stream_of(composer, "Where is Khorgos?", passages, "en")
     else:
-        draft = composer.compose("Where is Khorgos?", passages, "en")
+        *_, draft = composer.stream(query_of("Where is Khorgos?", "en"), passages)
     assert draft.composer == "extractive"
     assert re.fullmatch(r"LLM (unavailable|stream broke off) \(malformed reply\): extractive answer shown",
                         draft.notices[0])
@@ -277,9 +278,9 @@ def test_from_settings_builds_the_ollama_chat_model(llm_server, canned, llm_sett
 
 
 def test_make_composer_picks_llm_only_when_configured(bot, llm_server, llm_settings):
-    searcher = bot.searcher()
-    assert make_composer(bot.settings, searcher).name == "extractive"
-    composer = make_composer(llm_settings(bot.settings, llm_server), searcher)
+    retriever = bot.retriever()
+    assert make_composer(bot.settings, retriever).name == "extractive"
+    composer = make_composer(llm_settings(bot.settings, llm_server), retriever)
     assert composer.name == "llm" and composer.fallback.name == "extractive"
 
 
@@ -384,15 +385,15 @@ def test_server_error_gives_the_real_extractive_answer(llm_bot, llm_server):
 def test_follow_up_is_rewritten_before_retrieving(llm_bot, llm_server, bot, monkeypatch):
     standalone = "How many American companies work in Kazakhstan?"
     llm_server.script(standalone, "{quote}")
-    searcher = llm_bot.searcher()
+    retriever = llm_bot.retriever()
     queries: list[str] = []
-    search = searcher.search
+    search = retriever.search
 
     def spy(query, *args, **kwargs):
-        queries.append(query)
+        queries.append(query.text)
         return search(query, *args, **kwargs)
 
-    monkeypatch.setattr(searcher, "search", spy)
+    monkeypatch.setattr(retriever, "search", spy)
     history = ["Where is Khorgos?"]
     items = list(llm_bot.stream("And how many American companies work there?", history=history))
     final = items[-1]

@@ -9,7 +9,7 @@ import urllib.request
 
 import pytest
 
-from assistant.llm_server import Reply, ScriptedLLMServer, build, first_quote, load_script
+from tests.llm_server import Reply, ScriptedLLMServer, build, first_quote, load_script
 
 
 def post(url: str, body: dict, timeout: float = 5) -> tuple[int, str, str]:

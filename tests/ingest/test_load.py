@@ -10,7 +10,7 @@ import pytest
 
 from assistant import Assistant, CorpusError
 from assistant.ingest.load import RawFile, Skipped, extract_text, iter_files
-from tests.conftest import offline_settings
+from tests.conftest import default_settings
 
 
 def _pdf(text: str) -> bytes:
@@ -85,7 +85,7 @@ def test_binary_and_broken_files_are_skipped_with_a_reason(tmp_path: Path):
 
 def test_a_bad_file_does_not_stop_the_index(tmp_path: Path, corpus_copy: Path):
     (corpus_copy / "zz_binary.txt").write_bytes(b"\x00\x01\x02" * 100)
-    bot = Assistant(settings=offline_settings(corpus_dir=corpus_copy, index_dir=tmp_path / "ix"))
+    bot = Assistant(settings=default_settings(corpus_dir=corpus_copy, index_dir=tmp_path / "ix"))
     report = bot.index()
     assert report.documents == 5
     assert any(s.startswith("zz_binary.txt: ") and "binary" in s for s in report.skipped)
@@ -96,6 +96,6 @@ def test_empty_and_missing_corpus_folders(tmp_path: Path):
     empty.mkdir()
     (empty / "notes.json").write_text("{}")
     with pytest.raises(CorpusError, match="no readable"):
-        Assistant(settings=offline_settings(corpus_dir=empty, index_dir=tmp_path / "i1")).index()
+        Assistant(settings=default_settings(corpus_dir=empty, index_dir=tmp_path / "i1")).index()
     with pytest.raises(CorpusError, match="does not exist"):
-        Assistant(settings=offline_settings(corpus_dir=tmp_path / "nope", index_dir=tmp_path / "i2")).index()
+        Assistant(settings=default_settings(corpus_dir=tmp_path / "nope", index_dir=tmp_path / "i2")).index()

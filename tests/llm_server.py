@@ -5,7 +5,7 @@ delay, broken stream, malformed body) and every request body is recorded, so tes
 what the product sends and how it handles each kind of reply, over real HTTP. The same server
 makes a demo of the LLM path possible on a machine without weights::
 
-    python -m assistant.llm_server --port 8011 --reply-file script.json
+    python -m tests.llm_server --port 8011 --reply-file script.json
     ASSISTANT_LLM_PROVIDER=openai ASSISTANT_LLM_BASE_URL=http://127.0.0.1:8011/v1 \\
         ASSISTANT_LLM_MODEL=scripted assistant ask "Where is Khorgos?"
 
@@ -408,7 +408,7 @@ def load_script(path: str | Path) -> tuple[list[Reply], Reply | None, str | None
 
 def build(argv: list[str] | None = None) -> ScriptedLLMServer:
     """The server the command line asks for (not started); ``SystemExit`` on bad arguments."""
-    parser = argparse.ArgumentParser(prog="python -m assistant.llm_server",
+    parser = argparse.ArgumentParser(prog="python -m tests.llm_server",
                                      description="Scripted OpenAI-/Ollama-protocol chat server (no model).")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8011, help="0 picks a free port")
