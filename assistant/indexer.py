@@ -39,7 +39,7 @@ from assistant.settings import Settings
 log = logging.getLogger(__name__)
 
 VECTOR_CACHE = "vectors.sqlite"
-CLEANER_VERSION = 4  # bump when clean/chunk change what they produce: forces re-chunking
+CLEANER_VERSION = 6  # bump when clean/chunk change what they produce: forces re-chunking
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
 

@@ -125,7 +125,10 @@ class Settings(BaseSettings):
 
     # Answering
     max_answer_sentences: int = Field(3, ge=1, le=12)
-    abstain_threshold: float = Field(0.35, ge=0, le=1)
+    abstain_threshold: float | None = Field(
+        None, ge=0, le=1, description="Answerability probability under which answers abstain (unset: the "
+        "threshold fitted with the composer's model)"
+    )
     max_question_chars: int = Field(2000, ge=10, le=100_000)
 
     # LLM composer (none = extractive answers only)

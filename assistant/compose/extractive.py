@@ -1,168 +1,198 @@
-"""The default composer: no LLM, the answer is the passages' own sentences that answer best.
+"""The default composer: no LLM; the answer is the passages' own sentences that hold the fact.
 
-Every sentence of the retrieved passages is scored by
+1. **Candidates.** Every sentence of the retrieved passages, with the features of
+   :mod:`assistant.compose.evidence` (similarity from the sentence vectors stored at index time,
+   coverage of the question and of its names and numbers, whether it holds the kind of answer asked
+   for, what it adds beyond the question, its passage's rank, whether it is a reference entry).
+2. **Relevance.** A fitted logistic model gives each the probability that it holds the asked-for
+   fact; the best comes first.
+3. **Selection.** The best sentence, then each further one that is likely enough *and* covers a
+   part of the question not yet covered (the second half of a two-part question, more items of a
+   list); a sentence that only repeats is never added, so every quoted sentence adds a part. A
+   reference-list entry is quoted only when no prose sentence comes near it, and then as a
+   reference (its title, without URL noise).
+4. **Answerability.** A second fitted model judges the evidence as a whole (the best sentence's
+   probability and margin, whether the question's names and numbers occur at all, whether the chosen
+   sentences hold the kind of answer asked for, and how much they cover). Below its threshold the
+   composer abstains, says in the question's language what it searched for, and offers the closest
+   passages as *related*, not as citations.
+5. **Language.** When the quoted sentences are in the other language, a first line says so.
 
-* how much of the question it covers — IDF-weighted share of the question's stems and
-  cross-script keys (names and numbers carry across languages), or of their dictionary
-  translations when the sentence is in the other language;
-* its embedding similarity to the question;
-* the rank of its passage (retrieval already judged the passage as a whole).
-
-The best sentences (up to ``max_sentences``, each close enough to the best and adding
-something new) are kept in reading order and marked with their passage's number. When even
-the best sentence is weak, or the question names a number (a year, a figure) that no retrieved
-passage contains, the composer abstains in the question's language.
+The models and thresholds are fitted with cross-validation on ``evals/questions.jsonl``
+(``evals/tune_answers.py``), stored in ``answer_model.json``.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
-
-import numpy as np
+from dataclasses import dataclass, field
 
 from assistant.compose.base import ABSTAIN, Draft
-from assistant.ingest.clean import is_heading
-from assistant.lexical import analyze, coverage
+from assistant.compose.evidence import (
+    Candidate,
+    candidates,
+    continuation,
+    numbers_missing,
+    question_features,
+    reference_title,
+)
+from assistant.compose.model import AnswerModel
 from assistant.records import Passage
 from assistant.retrieve.query import Query
 
 # The articles' own reference markers ("[23]", "[2, 5]") would read as citation markers.
 SOURCE_REFERENCE = re.compile(r"\s*\[\d{1,3}(?:\s*[,–-]\s*\d{1,3})*\]")
+RELATED = 3  # passages offered beside an abstention
+LIST_ITEMS = 5  # items of an announced list quoted at most
+# words that ask rather than say what is sought
+QUESTION_STEMS = frozenset("he she it they say said says about name он она они говор сказа словам".split())
+
+OTHER_LANGUAGE = {  # (question language, source language) → the first line of the answer
+    ("ru", "en"): "Ответ из англоязычного источника:",
+    ("en", "ru"): "Answer quoted from a Russian-language source:",
+}
+PARTLY_OTHER = {
+    ("ru", "en"): "Часть ответа — из англоязычного источника:",
+    ("en", "ru"): "Part of the answer is quoted from a Russian-language source:",
+}
+FROM_REFERENCES = {"ru": "Из списка литературы статьи: «{title}»", "en": "From the article's reference list: “{title}”"}
+KIND_WORDS = {
+    "ru": {"number": "число или величину", "year": "год или дату", "person": "имя", "place": "место",
+           "name": "название", "reason": "причину", "list": "перечень"},
+    "en": {"number": "a number", "year": "a year or date", "person": "a name", "place": "a place",
+           "name": "a name", "reason": "a reason", "list": "a list"},
+}
+SEARCHED = {
+    "ru": "Искали{kind} по словам: {terms}.{missing} Ближайшие фрагменты — ниже, как связанные, а не как ответ.",
+    "en": "Searched for{kind}: {terms}.{missing} The closest passages are listed below as related, not as an answer.",
+}
+MISSING = {"ru": " Ни один подходящий фрагмент не называет: {items}.", "en": " No matching passage states {items}."}
 
 
 @dataclass
-class _Sentence:
-    passage: int  # 0-based passage index
-    start: int  # offsets in the passage text
-    end: int
-    text: str
-    terms: set[str]
-    matched: frozenset[str] = frozenset()  # the question's words this sentence contains
-    lexical: float = 0.0
-    dense: float = 0.0
-    dense_share: float = 1.0  # how far the model's similarity can be trusted here (0..1)
-    score: float = 0.0
+class Assessment:
+    """What the composer concluded about one question's evidence."""
 
-
-@dataclass(frozen=True)
-class Weights:
-    """How the sentence score is made; the defaults were tuned on evals/questions.jsonl."""
-
-    lexical: float = 0.55
-    dense: float = 0.30
-    rank: float = 0.15
-    keep_ratio: float = 0.8  # a further sentence must score this share of the best one
-    min_chars: int = 25
+    ranked: list[Candidate]
+    chosen: list[Candidate]
+    answerable: float  # fitted probability that the chosen sentences answer the question
+    features: dict[str, float] = field(default_factory=dict)
+    missing: list[str] = field(default_factory=list)  # the question's numbers the answer never states
 
 
 class ExtractiveComposer:
     name = "extractive"
 
-    def __init__(self, retriever, max_sentences: int = 3, abstain_threshold: float = 0.3,
-                 weights: Weights | None = None) -> None:
+    def __init__(self, retriever, max_sentences: int = 3, abstain_threshold: float | None = None,
+                 model: AnswerModel | None = None) -> None:
         self.retriever = retriever
         self.max_sentences = max_sentences
-        self.abstain_threshold = abstain_threshold
-        self.weights = weights or Weights()
+        self.model = model or AnswerModel.load()
+        self.abstain_threshold = self.model.abstain_below if abstain_threshold is None else abstain_threshold
 
-    def _sentences(self, query: Query, passages: list[Passage]) -> list[_Sentence]:
-        out = []
-        for i, p in enumerate(passages):
-            spans, vectors = self.retriever.sentences(p)
-            sims = vectors @ query.vector if query.vector is not None and len(vectors) else np.zeros(len(spans))
-            for (start, end), sim in zip(spans, sims, strict=True):
-                text = p.text[start:end]
-                if len(text) < self.weights.min_chars or is_heading(text):
-                    continue
-                out.append(_Sentence(i, start, end, text, set(analyze(text)), dense=float(max(sim, 0.0))))
-        return out
+    # --- judging the evidence ---------------------------------------------------------------
+    def assess(self, query: Query, passages: list[Passage], found: list[Candidate] | None = None) -> Assessment:
+        """The evidence judged (``found``: the candidates, when already computed)."""
+        found = candidates(query, passages, self.retriever) if found is None else found
+        for c in found:
+            c.score = self.model.sentence_score(c.features)
+        top = max((c.score for c in found), default=0.0)
+        for c in found:
+            c.p = math.exp(c.score - top)
+        ranked = sorted(found, key=lambda c: (-c.score, c.passage, c.start))
+        chosen = self.select(ranked)
+        features = question_features(query, ranked, chosen, passages, self.retriever.weight)
+        answerable = self.model.answerable_p(features) if ranked else 0.0
+        return Assessment(ranked, chosen, answerable, features, numbers_missing(query, chosen, ranked))
 
-    def score(self, query: Query, passages: list[Passage]) -> list[_Sentence]:
-        """All candidate sentences, scored, best first."""
-        sentences = self._sentences(query, passages)
-        if not sentences:
+    def select(self, ranked: list[Candidate]) -> list[Candidate]:
+        """The best sentence, then further ones that add an uncovered part of the question."""
+        prose = [c for c in ranked if not c.reference]
+        if ranked and ranked[0].reference and (not prose or prose[0].p < self.model.reference_ratio * ranked[0].p):
+            best = ranked[0]  # the fact is only in the reference list
+        elif prose:
+            best = prose[0]
+        else:
             return []
-        query_words = list(query.words)
-        # words the corpus never uses weigh the most: a question about them is likely off-topic
-        weight = {t: self.retriever.weight(t) for pair in query_words for t in pair if t != "~"}
-        translations = query.translations
-        w = self.weights
-        policy = self.retriever.policy
-        shares = {lang: policy.dense_trust(query.language, lang) for lang in {p.language for p in passages}}
-        for s in sentences:
-            s.dense_share = shares[passages[s.passage].language]
-            s.lexical = coverage(query_words, s.terms, weight, translations)
-            s.matched = frozenset(stem for stem, key in query_words
-                                  if stem in s.terms or (key != "~" and key in s.terms)
-                                  or not s.terms.isdisjoint(translations.get(stem, ())))
-            s.score = w.lexical * s.lexical + w.dense * s.dense_share * s.dense + w.rank / (1 + s.passage)
-        return sorted(sentences, key=lambda s: -s.score)
-
-    def confidence(self, ranked: list[_Sentence]) -> float:
-        """Evidence strength in 0..1: how much of the question the best sentences cover, and
-        how similar the best one is (similarity counts less where the model cannot read)."""
-        if not ranked:
-            return 0.0
-        f = ranked[0].dense_share
-        lexical = max(s.lexical for s in ranked[:5])
-        return round((0.6 * lexical + 0.4 * f * ranked[0].dense) / (0.6 + 0.4 * f), 4)
-
-    @staticmethod
-    def missing_numbers(query: Query, passages: list[Passage]) -> list[str]:
-        """Numbers the question asks about (years, figures) that no retrieved passage contains.
-
-        Passages that never mention 2023 cannot answer a question about 2023: on the tuning set
-        this caught a fifth of the unanswerable questions and none of the answerable ones.
-        """
-        if not query.numbers:
-            return []
-        seen = {t for p in passages for t in analyze(p.text)}
-        return [n for n in query.numbers if n not in seen]
-
-    def select(self, ranked: list[_Sentence]) -> list[_Sentence]:
-        """The best sentence, then those close to it that say something new about the question.
-
-        (Admitting weaker sentences that cover other question words helped two-part questions
-        a little and cost citation precision a lot — 0.66 → 0.54 on the tuning set — so a
-        further sentence must still score ``keep_ratio`` of the best.)
-        """
-        if not ranked:
-            return []
-        chosen = [ranked[0]]
-        covered, said = set(ranked[0].matched), set(ranked[0].terms)
-        for s in ranked[1:]:
-            if len(chosen) >= self.max_sentences or s.score < self.weights.keep_ratio * ranked[0].score:
+        chosen = [best]
+        covered = set(best.matched)
+        # what the best sentence announces ("three challenges:", "… по разным причинам:") is the answer
+        ordered = sorted(ranked, key=lambda c: (c.passage, c.start))
+        for c in continuation(best, ordered, LIST_ITEMS):
+            chosen.append(c)
+            covered |= c.matched
+        for c in prose:
+            if len(chosen) >= max(self.max_sentences, len(chosen) if len(chosen) > 1 else 0):
                 break
-            if s.matched <= covered and s.terms <= said:
-                continue  # repeats what is already said
-            chosen.append(s)
-            covered |= s.matched
-            said |= s.terms
-        return sorted(chosen, key=lambda s: (s.passage, s.start))
+            if c in chosen or c.p < self.model.keep_ratio * best.p:
+                continue
+            if c.matched <= covered:
+                continue  # says nothing about a part of the question not already answered
+            chosen.append(c)
+            covered |= c.matched
+        return sorted(chosen, key=lambda c: (c.passage, c.start))
 
-    def stream(self, query: Query, passages: list[Passage]) -> Iterator[str | Draft]:
-        ranked = self.score(query, passages)
-        confidence = self.confidence(ranked)
-        missing = self.missing_numbers(query, passages)
-        language = query.language
-        if not ranked or confidence < self.abstain_threshold or missing:
-            text = ABSTAIN.get(language, ABSTAIN["en"])
-            notices = [f"no retrieved passage mentions {', '.join(missing)}"] if missing else []
-            yield text
-            yield Draft(text, abstained=True, confidence=confidence, composer=self.name, notices=notices,
-                        related=list(range(1, min(len(passages), 3) + 1)))
+    # --- writing the answer ---------------------------------------------------------------
+    def stream(self, query: Query, passages: list[Passage],
+               judged: Assessment | None = None) -> Iterator[str | Draft]:
+        judged = judged or self.assess(query, passages)
+        language = query.language if query.language in ABSTAIN else "en"
+        if not judged.chosen or judged.answerable < self.abstain_threshold or judged.missing:
+            yield from self._abstain(query, passages, judged, language)
             return
         parts: list[str] = []
+        note = self._language_note(language, judged.chosen)
+        if note:
+            parts.append(note + "\n")
+            yield parts[-1]
         highlights: dict[int, list[tuple[int, int]]] = {}
-        for s in self.select(ranked):
-            p = passages[s.passage]
-            piece = f"{SOURCE_REFERENCE.sub('', s.text)} [{s.passage + 1}]"
-            if parts:
-                piece = " " + piece
+        for i, c in enumerate(judged.chosen):
+            p = passages[c.passage]
+            text = (FROM_REFERENCES[language].format(title=reference_title(c.text)) if c.reference
+                    else SOURCE_REFERENCE.sub("", c.text))
+            piece = (" " if i else "") + f"{text} [{c.passage + 1}]"
             parts.append(piece)
-            highlights.setdefault(s.passage + 1, []).append((p.start + s.start, p.start + s.end))
+            highlights.setdefault(c.passage + 1, []).append((p.start + c.start, p.start + c.end))
             yield piece
-        yield Draft("".join(parts), abstained=False, confidence=confidence, composer=self.name,
+        yield Draft("".join(parts), abstained=False, confidence=round(judged.answerable, 4), composer=self.name,
                     highlights=highlights)
+
+    @staticmethod
+    def _language_note(language: str, chosen: list[Candidate]) -> str:
+        other = [c for c in chosen if c.language != language]
+        if not other:
+            return ""
+        table = OTHER_LANGUAGE if len(other) == len(chosen) else PARTLY_OTHER
+        return table.get((language, other[0].language), "")
+
+    def _abstain(self, query: Query, passages: list[Passage], judged: Assessment,
+                 language: str) -> Iterator[str | Draft]:
+        kind = KIND_WORDS[language].get(query.expects, "")
+        kind_text = (f" {kind} about" if language == "en" else f" {kind}") if kind else ""
+        terms = ", ".join(f"«{w}»" if language == "ru" else f"“{w}”" for w in searched_words(query)) or "—"
+        missing = MISSING[language].format(items=", ".join(judged.missing)) if judged.missing else ""
+        text = f"{ABSTAIN[language]} {SEARCHED[language].format(kind=kind_text, terms=terms, missing=missing)}"
+        yield text
+        notices = [f"no matching passage states {', '.join(judged.missing)}"] if judged.missing else []
+        yield Draft(text, abstained=True, confidence=round(judged.answerable, 4), composer=self.name,
+                    notices=notices, related=list(range(1, min(len(passages), RELATED) + 1)))
+
+
+def searched_words(query: Query, limit: int = 8) -> list[str]:
+    """The question's content words as written (what the search looked for), in order.
+
+    >>> from assistant.retrieve import analyse_text
+    >>> searched_words(analyse_text("Who is he and what does he say about water?"))
+    ['water']
+    """
+    from assistant.lexical import TOKEN, words
+
+    stems = {stem for stem, _ in query.words}
+    seen: dict[str, None] = {}
+    for m in TOKEN.finditer(query.question):
+        found = words(m.group())
+        if found and found[0][0] in stems and found[0][0] not in QUESTION_STEMS:
+            seen.setdefault(m.group(), None)
+    return list(seen)[:limit]

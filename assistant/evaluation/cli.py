@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from assistant.cli import CorpusOpt, IndexOpt
 from assistant.errors import AssistantError
 from assistant.settings import PROJECT_ROOT
 
@@ -32,7 +33,7 @@ def eval_command(
         EVALS / "questions.jsonl"
     ),
     k: Annotated[int, typer.Option(min=1, max=50, help="Passages per answer (hit@k, recall@k)")] = 5,
-    out: Annotated[Path, typer.Option(help="Folder for report.md, report.json and chart.png")] = (
+    out: Annotated[Path, typer.Option(help="Folder for report.md, report.json, chart.png and abstention.png")] = (
         EVALS / "reports"
     ),
     baselines: Annotated[
@@ -43,16 +44,18 @@ def eval_command(
     ] = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout")] = False,
     floor: Annotated[Path, typer.Option(help="Floors for --check-floor")] = EVALS / "floor.json",
+    corpus: CorpusOpt = None,
+    index_dir: IndexOpt = None,
 ) -> None:
     """Evaluate retrieval, answers, citations, abstention and latency on a question set."""
-    from assistant.core import default_assistant
+    from assistant.cli import _assistant
     from assistant.evaluation import harness
     from assistant.evaluation.report import comparison_rows
 
     err = Console(stderr=True)
     console = err if json_output else Console()
     try:
-        bot = default_assistant()
+        bot = _assistant(corpus, index_dir)
         with Progress(
             TextColumn("[bold]eval[/bold] {task.description}"),
             BarColumn(),
@@ -97,11 +100,3 @@ def eval_command(
                 err.print(f"[red]floor check failed:[/red] {line}")
             raise typer.Exit(1)
         err.print(f"[green]floor check passed[/green] ({floor})")
-
-
-def main() -> None:  # ``python -m assistant.evaluation.cli`` until the lead registers ``assistant eval``
-    typer.run(eval_command)
-
-
-if __name__ == "__main__":
-    main()

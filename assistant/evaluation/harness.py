@@ -394,6 +394,8 @@ def run_evaluation(
         "depth": DEPTH,
         "seconds": round(time.perf_counter() - started, 1),
         "composer": getattr(assistant.composer, "description", getattr(assistant.composer, "name", "")),
+        "abstain_threshold": _abstain_threshold(assistant.composer),
+        "retrieval": assistant.retriever().describe(),
         "settings": {
             key: v
             for key, v in assistant.settings.public().items()
@@ -408,7 +410,6 @@ def run_evaluation(
                 "lexical_weight",
                 "dedup_threshold",
                 "max_answer_sentences",
-                "abstain_threshold",
                 "llm_provider",
                 "embedding_model",
             )
@@ -438,6 +439,11 @@ def run_evaluation(
     )
     result.paths = write_outputs(result, out_dir)
     return result
+
+
+def _abstain_threshold(composer: Any) -> float | None:
+    extractive = getattr(composer, "fallback", None) or composer
+    return getattr(extractive, "abstain_threshold", None)
 
 
 def aggregate_judged(rows: Sequence[dict[str, Any]]) -> dict[str, float | None]:

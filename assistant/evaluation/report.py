@@ -201,6 +201,7 @@ def markdown(result: EvalResult) -> str:
     out += [
         "![figures by system and slice](chart.png)",
         "",
+        *abstention_section(result),
         "## What the figures mean",
         "",
         f"- **hit@{k}**: share of answerable questions with at least one evidence-holding passage "
@@ -220,10 +221,8 @@ def markdown(result: EvalResult) -> str:
         "- **abstention (unanswerable)**: share of unanswerable questions answered with an abstention; "
         "**false abstention**: share of answerable questions abstained on. Unanswerable questions count "
         "in these (and in accuracy) only.",
-        "- **latency**: p50/p95 wall time per question after one warm-up query; "
-        "retrieve = `retrieve(q, 10)`, answer = `answer(q, k)`. Answer latency is the assistant's only: "
-        "the baselines' composer memoises sentence embeddings across systems to keep the run short, "
-        "so its time would not compare.",
+        "- **latency**: p50/p95 wall time per question after one warm-up query, each call embedding its "
+        "question afresh; retrieve = `retrieve(q, 10)`, answer = `answer(q, k)` (the assistant's only).",
         "- A passage **holds evidence** when a normalised evidence phrase "
         "(lowercased, `-\\n` between letters removed, whitespace collapsed) is inside its normalised "
         "text, or when its [start, end) covers at least half of the phrase's location in the cleaned "
@@ -347,13 +346,94 @@ def chart(result: EvalResult, path: Path) -> None:
     plt.close(fig)
 
 
+def abstention_curve(result: EvalResult) -> list[dict[str, float]]:
+    """Abstention as a detector of unanswerable questions, at every threshold on the composer's
+    answerability probability (``confidence``): precision (abstentions that were right), recall
+    (unanswerable questions abstained on) and false abstention. Abstentions forced by a rule (a number
+    the answer never states) stay abstentions at every threshold."""
+    threshold = result.meta.get("abstain_threshold")
+    rows = result.questions
+    if threshold is None or not rows:
+        return []
+    forced = [r["abstained"] and r["confidence"] >= threshold for r in rows]
+    unanswerable = sum(not r["answerable"] for r in rows)
+    answerable = len(rows) - unanswerable
+    points = []
+    for t in sorted({0.0, 1.0, threshold, *(round(r["confidence"], 4) for r in rows)}):
+        abstains = [f or r["confidence"] < t for f, r in zip(forced, rows, strict=True)]
+        right = sum(a and not r["answerable"] for a, r in zip(abstains, rows, strict=True))
+        wrong = sum(a and r["answerable"] for a, r in zip(abstains, rows, strict=True))
+        points.append({
+            "threshold": t,
+            "precision": right / (right + wrong) if right + wrong else 1.0,
+            "recall": right / unanswerable if unanswerable else 0.0,
+            "false_abstention": wrong / answerable if answerable else 0.0,
+        })
+    return points
+
+
+def abstention_section(result: EvalResult) -> list[str]:
+    points = abstention_curve(result)
+    if not points:
+        return []
+    threshold = result.meta["abstain_threshold"]
+    at = next(p for p in points if p["threshold"] == threshold)
+    shown = {id(at): at}
+    for target in (0.0, 0.2, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0):
+        nearest = min(points, key=lambda p: abs(p["threshold"] - target))
+        shown.setdefault(id(nearest), nearest)
+    rows = [[f"{p['threshold']:.2f}" + (" ← in use" if p is at else ""), fmt(p["precision"]), fmt(p["recall"]),
+             fmt(p["false_abstention"])] for p in sorted(shown.values(), key=lambda p: p["threshold"])]
+    return [
+        "## Abstention: precision and recall by threshold",
+        "",
+        f"The composer abstains when its fitted answerability probability is below **{threshold:.3f}** "
+        "(fitted with cross-validation on the main set, `evals/tune_answers.py`), or when the question names a "
+        "number its answer never states. Precision: abstentions on unanswerable questions ÷ all "
+        "abstentions; recall: unanswerable questions abstained on.",
+        "",
+        _table(["threshold", "precision", "recall", "false abstention"], rows),
+        "",
+        "![abstention precision/recall curve](abstention.png)",
+        "",
+    ]
+
+
+def abstention_chart(result: EvalResult, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    points = abstention_curve(result)
+    fig, ax = plt.subplots(figsize=(5.5, 4.2))
+    if points:
+        ax.plot([p["recall"] for p in points], [p["precision"] for p in points], marker=".", color="#1a4fd6",
+                label="abstention, all thresholds")
+        at = next(p for p in points if p["threshold"] == result.meta["abstain_threshold"])
+        ax.scatter([at["recall"]], [at["precision"]], s=90, color="#e05a00", zorder=3,
+                   label=f"in use: p < {at['threshold']:.2f}")
+    ax.set_xlabel("recall (unanswerable questions abstained on)")
+    ax.set_ylabel("precision (abstentions that were right)")
+    ax.set_xlim(-0.02, 1.02)
+    ax.set_ylim(0, 1.05)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower left", fontsize=8)
+    ax.set_title(f"Abstention on {Path(result.meta['questions']).name}", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def write_outputs(result: EvalResult, out_dir: Path) -> dict[str, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {"report": out_dir / "report.md", "json": out_dir / "report.json", "chart": out_dir / "chart.png"}
+    paths = {"report": out_dir / "report.md", "json": out_dir / "report.json", "chart": out_dir / "chart.png",
+             "abstention": out_dir / "abstention.png"}
     result.paths = paths
     paths["json"].write_text(json.dumps(result.to_dict(), ensure_ascii=False, indent=1), encoding="utf-8")
     paths["report"].write_text(markdown(result), encoding="utf-8")
     chart(result, paths["chart"])
+    abstention_chart(result, paths["abstention"])
     return paths
 
 
@@ -391,6 +471,7 @@ def rerender(json_path: Path) -> EvalResult:
     out = Path(json_path).parent
     (out / "report.md").write_text(markdown(result), encoding="utf-8")
     chart(result, out / "chart.png")
+    abstention_chart(result, out / "abstention.png")
     return result
 
 

@@ -50,24 +50,47 @@ def _splitter(size: int, overlap: int) -> RecursiveCharacterTextSplitter:
     )
 
 
+REFERENCES = "references"
+REFERENCE_HEADING = re.compile(
+    r"^\s*(references|bibliography|literature|works cited|sources|список (использованной |цитируемой )?"
+    r"литературы|литература|библиографи\w*|источники)\s*:?\s*$", re.IGNORECASE)
+
+
 def _sections(text: str) -> list[tuple[int, str]]:
-    """(offset, heading) for every paragraph that reads as a section heading."""
+    """(offset, heading) for every paragraph that reads as a section heading. A reference list's
+    heading ("REFERENCES", "ЛИТЕРАТУРА", …) becomes the section ``references``: document structure
+    the answer composer knows not to quote as prose."""
     out = []
     for m in re.finditer(r"[^\n]+", text):
         if is_heading(m.group()):
-            out.append((m.start(), m.group().strip()))
+            heading = m.group().strip()
+            out.append((m.start(), REFERENCES if REFERENCE_HEADING.match(heading) else heading))
     return out
+
+
+def _parts(text: str, headings: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """``text`` cut where a section starts or ends a reference list, so that no passage mixes
+    prose with reference entries: ``(offset, part)`` pairs."""
+    cuts = [0]
+    for i, (offset, name) in enumerate(headings):
+        after = headings[i - 1][1] if i else ""
+        if (name == REFERENCES) != (after == REFERENCES) and offset > 0:
+            cuts.append(offset)
+    cuts.append(len(text))
+    return [(a, text[a:b]) for a, b in zip(cuts, cuts[1:], strict=False) if text[a:b].strip()]
 
 
 def chunk_document(doc: Document, size: int = 700, overlap: int = 100) -> list[Passage]:
     """Passages of ``doc``, in document order."""
     passages: list[Passage] = []
     headings = _sections(doc.text)
+    pieces = []
+    for offset, part in _parts(doc.text, headings):
+        for piece in _splitter(size, overlap).create_documents([part]):
+            pieces.append((piece.page_content, offset + int(piece.metadata.get("start_index", -1)), offset))
     cursor = 0
-    for piece in _splitter(size, overlap).create_documents([doc.text]):
-        text = piece.page_content
-        start = int(piece.metadata.get("start_index", -1))
-        if start < 0 or doc.text[start : start + len(text)] != text:
+    for text, start, offset in pieces:
+        if start < offset or doc.text[start : start + len(text)] != text:
             start = doc.text.find(text, max(cursor - size, 0))
             if start < 0:  # cannot happen for contiguous splits; never emit a wrong offset
                 continue
@@ -88,7 +111,7 @@ def chunk_document(doc: Document, size: int = 700, overlap: int = 100) -> list[P
                 start=start,
                 end=start + len(text),
                 text=text,
-                section=section if section != text else "",
+                section=section if section != text.strip() else "",
             )
         )
     return passages

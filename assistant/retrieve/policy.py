@@ -110,7 +110,7 @@ class MultilingualPolicy(LanguagePolicy):
     fusion = "convex"
     calibrate_dense = True
     # fitted by 5-fold cross-validation on evals/questions.jsonl (evals/tune_retrieval.py)
-    default_weights: ClassVar[dict[str, float]] = {"dense": 0.55, "bm25": 0.45, "names": 0.3}
+    default_weights: ClassVar[dict[str, float]] = {"dense": 0.4, "bm25": 0.6, "names": 0.3}
 
     def plan(self, query: Query, mode: str = "hybrid") -> list[Step]:
         weights = {**self.weights, "translation": self.options.other_language_weight}

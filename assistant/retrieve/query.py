@@ -2,8 +2,11 @@
 
 >>> from assistant.retrieve.query import analyse_text
 >>> q = analyse_text("What does the expert say about Khorgos in 2020?")
->>> q.language, q.terms, q.names, q.numbers
-('en', ('expert', '~expert', 'khorgo', '~khorgo', '2020'), ('Khorgos',), ('2020',))
+>>> q.language, q.names, q.numbers, q.entities
+('en', ('Khorgos',), ('2020',), (('khorgo', '~khorgo'), ('2020', '~')))
+>>> [analyse_text(t).expects for t in ("Сколько компаний работает там?", "Who heads the park?",
+...  "В каком году создан ЕАЭС?", "Почему союз выгоден?", "Перечислите три риска", "Where is Khorgos?")]
+['number', 'person', 'year', 'reason', 'list', 'place']
 """
 
 from __future__ import annotations
@@ -19,6 +22,33 @@ from assistant.text import safe_text
 from assistant.translate import Concept
 
 NUMBER = re.compile(r"^\d+(?:\.\d+)?$")
+
+# What kind of answer a question asks for, by its wording (first match wins). Why by hand: a
+# question classifier needs training data and a model; these patterns cover the question forms
+# of both languages that change how an answer is chosen (a number, a year, a name, a list, a reason).
+EXPECTS = (
+    ("year", r"\b(when|what year|which year|in what year|on what date|what date)\b"
+             r"|\b(когда|в каком году|какого числа|в какой день|дата|какого года)\b"),
+    ("number", r"\b(how (much|many|large|big|long|fast)|by how much|what (percentage|percent|share|proportion|"
+               r"volume|amount|number|value|rate)|to what extent)\b"
+               r"|\b(сколько|на сколько|во сколько|как(ой|ая|ую|ого|ова|ов) (объ[её]м|доля|долю|процент|"
+               r"размер|число|количество|сумм)|как(ова|ов) (доля|объ[её]м))"),
+    ("person", r"\b(who|whom|whose)\b|\bкто\b|\bкого\b|\bкем\b|\bчей\b|\bчья\b|как зовут"),
+    ("place", r"\b(where|which (city|country|region|border))\b|\bгде\b|\bкуда\b|\bв как(ом|ой) (город|стран|регион)"),
+    ("reason", r"\b(why|for what reason|what makes|how come)\b|\bпочему\b|\bзачем\b|по какой причине"),
+    ("list", r"\b(list|name (the|all)|(what|which) (two|three|four|five|kinds?|sorts?|types?) )"
+             r"|\b(which|what) (?!(is|was|does|has|this|its|his)\b)(\w+ ){0,2}?\w{3,}(?<!s)s\b(?! (is|was|has|does)\b)"
+             r"|\b(перечисл\w*|назов\w+|как(ие|их|ими) )"),
+    ("name", r"\b(what is the name|what (is|are) .{0,40} called|which (company|organi[sz]ation|programme|program|"
+             r"forum|platform|document|institution))\b|\bкак называ\w+|\bкак(ая|ой|ие) (компани|организаци|"
+             r"программ|форум|платформ|документ)"),
+)
+_EXPECTS = tuple((kind, re.compile(pattern, re.IGNORECASE)) for kind, pattern in EXPECTS)
+
+
+def expected_answer(question: str) -> str:
+    """``year``, ``number``, ``person``, ``place``, ``reason``, ``list``, ``name`` or ``""``."""
+    return next((kind for kind, pattern in _EXPECTS if pattern.search(question)), "")
 
 
 @dataclass(frozen=True, eq=False)
@@ -39,6 +69,8 @@ class Query:
     numbers: tuple[str, ...]
     terms: tuple[str, ...]
     names: tuple[str, ...]
+    entities: tuple[tuple[str, str], ...] = ()  # (stem, key) of the question's names and numbers
+    expects: str = ""  # the kind of answer asked for (see ``expected_answer``)
     concepts: tuple[Concept, ...] = ()
     vector: np.ndarray | None = field(default=None, repr=False)
     user: str | None = None
@@ -58,8 +90,11 @@ def analyse_text(question: str, text: str | None = None, user: str | None = None
     text = safe_text(text) if text else question
     asked = words(question)
     names = tuple(m.group() for m in NAME.finditer(text) if m.start() > 0)
+    numbers = tuple(dict.fromkeys(stem for stem, _ in asked if NUMBER.match(stem)))
+    named = {stem for m in NAME.finditer(question) if m.start() > 0 for stem, _ in words(m.group())}
+    entities = tuple(dict.fromkeys((stem, key) for stem, key in asked if stem in named or stem in numbers))
     return Query(
         question=question, text=text, language=detect_language(question), words=tuple(asked),
-        numbers=tuple(dict.fromkeys(stem for stem, _ in asked if NUMBER.match(stem))),
-        terms=tuple(analyze(text)), names=names, user=user,
+        numbers=numbers, terms=tuple(analyze(text)), names=names, user=user, entities=entities,
+        expects=expected_answer(question),
     )

