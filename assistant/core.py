@@ -111,6 +111,7 @@ class Assistant:
         with self._lock:
             if self._embedder is None:
                 self._embedder = load_embedder(self.settings)
+                log.info("%s", self._embedder.info.describe())
             return self._embedder
 
     def index(self, progress: indexer.Progress | None = None, force: bool = False) -> IndexReport:
@@ -227,7 +228,8 @@ class Assistant:
         return Status(model=info, documents=len(retriever.index.documents), passages=retriever.size,
                       composer=getattr(self.composer, "description", self.composer.name),
                       corpus_dir=str(self.corpus_dir), index_dir=str(self.index_dir), warnings=tuple(warnings),
-                      lexicon=f"{lexicon.name} ({len(lexicon):,} English headwords)" if lexicon else "none")
+                      lexicon=f"{lexicon.name} ({len(lexicon):,} English headwords)" if lexicon else "none",
+                      retrieval=retriever.describe())
 
     def documents(self) -> dict[str, str]:
         """Indexed documents: source → title."""

@@ -170,9 +170,10 @@ class Status:
     index_dir: str
     warnings: tuple[str, ...] = ()
     lexicon: str = "none"  # the English–Russian dictionary behind cross-lingual BM25
+    retrieval: str = ""  # the language policy: legs, weights, fusion
 
     def describe(self) -> str:
         return (
             f"{self.model.describe()} · {self.documents} documents, {self.passages} passages · "
-            f"answers: {self.composer} · cross-lingual lexicon: {self.lexicon}"
+            f"retrieval: {self.retrieval} · answers: {self.composer} · cross-lingual lexicon: {self.lexicon}"
         )

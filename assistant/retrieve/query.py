@@ -44,6 +44,25 @@ EXPECTS = (
              r"программ|форум|платформ|документ)"),
 )
 _EXPECTS = tuple((kind, re.compile(pattern, re.IGNORECASE)) for kind, pattern in EXPECTS)
+# Where a question asks a second thing: "…, and what does he say…", "… и какую роль…", "…? And …", "…: …"
+_PART_BREAK = re.compile(
+    r"(?:[?:;]\s+|,?\s+(?:and|а также|и|а)\s+(?=(?:what|which|who|how|when|where|why|whom|whose|in what|"
+    r"что|какой|какая|какое|какие|какую|каким|каких|как|кто|где|когда|почему|зачем|сколько|чем|в како\w+)\b))",
+    re.IGNORECASE)
+
+
+def question_parts(question: str) -> tuple[tuple[str, ...], ...]:
+    """The stems of each part of a question that asks two things (``()`` for a one-part question).
+
+    >>> question_parts("Who is Rysmambetov and what does he say about water?")
+    (('rysmambetov',), ('he', 'about', 'water'))
+    >>> question_parts("Where is Khorgos?")
+    ()
+    """
+    pieces = [p for p in _PART_BREAK.split(question) if p and p.strip(" ,?")]
+    parts = tuple(tuple(dict.fromkeys(stem for stem, _ in words(p))) for p in pieces)
+    parts = tuple(p for p in parts if p)
+    return parts if len(parts) >= 2 else ()
 
 
 def expected_answer(question: str) -> str:
@@ -71,6 +90,7 @@ class Query:
     names: tuple[str, ...]
     entities: tuple[tuple[str, str], ...] = ()  # (stem, key) of the question's names and numbers
     expects: str = ""  # the kind of answer asked for (see ``expected_answer``)
+    parts: tuple[tuple[str, ...], ...] = ()  # stems of each part of a two-part question
     concepts: tuple[Concept, ...] = ()
     vector: np.ndarray | None = field(default=None, repr=False)
     user: str | None = None
@@ -96,5 +116,5 @@ def analyse_text(question: str, text: str | None = None, user: str | None = None
     return Query(
         question=question, text=text, language=detect_language(question), words=tuple(asked),
         numbers=numbers, terms=tuple(analyze(text)), names=names, user=user, entities=entities,
-        expects=expected_answer(question),
+        expects=expected_answer(question), parts=question_parts(question),
     )

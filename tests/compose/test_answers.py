@@ -24,7 +24,8 @@ def keys_in(answer: str, keys: list[str]) -> bool:
 
 def test_the_items_a_topic_sentence_announces_are_quoted(bot: Assistant):
     # q094: "… face three common challenges and obstacles." announces; "First, …", "Second, …", "Finally, …" say
-    result = bot.answer("What three common challenges and obstacles do the digital economies of China and Belarus face?")
+    result = bot.answer("What three common challenges and obstacles do the digital economies of China and Belarus "
+                        "face?")
     assert keys_in(result.answer, ["complementarities", "legal system", "talent training"]), result.answer
     assert [c.source for c in result.citations] == ["002_b6286c1d15830a87.txt"]
 

@@ -153,7 +153,8 @@ def test_fuzz_ten_thousand_random_strings_through_retrieve(tmp_path: Path):
                  (0xfff0, 0x10000), (0x1f300, 0x1f700), (0x20000, 0x2a6e0), (0xe0000, 0xe0080), (0x10fff0, 0x110000)]
         ok = refused = 0
         for i in range(10_000):
-            n = rng.choice([1, 3, 8, 40, 300, 1999, 5000]) if i % 50 else 30_000
+            # mostly question-sized; every 100th at the length limit, every 500th far over it
+            n = 30_000 if i % 500 == 0 else 1999 if i % 100 == 0 else rng.choice([1, 3, 8, 20, 40, 80, 160, 300])
             text = "".join(chr(rng.randrange(*rng.choice(pools))) for _ in range(n))
             if i % 7 == 0:
                 text = "\\ufdfa" * rng.randrange(1, 400) + text
@@ -166,4 +167,4 @@ def test_fuzz_ten_thousand_random_strings_through_retrieve(tmp_path: Path):
         print(json.dumps({{"ok": ok, "refused": refused}}))
     """, timeout=1800)
     got = last_json(done)
-    assert got["ok"] + got["refused"] == 10_000 and got["ok"] > 5_000
+    assert got["ok"] + got["refused"] == 10_000 and got["ok"] > 9_000
