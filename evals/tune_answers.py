@@ -218,8 +218,8 @@ def main() -> None:
     })
     whole = figures(answer_rows(cases, ExtractiveComposer(retriever, base.max_sentences, model=final), texts))
     print("fitted on the whole set (optimistic): " + ", ".join(f"{k} {v:.3f}" for k, v in whole.items()))
-    print(f"thresholds: abstain below {final.abstain_below}, keep ratio {final.keep_ratio}, part ratio {final.part_ratio}, "
-          f"reference ratio {final.reference_ratio}")
+    print(f"thresholds: abstain below {final.abstain_below}, keep ratio {final.keep_ratio}, "
+          f"part ratio {final.part_ratio}, reference ratio {final.reference_ratio}")
     print("sentence model: " + ", ".join(f"{n} {c:+.2f}" for n, c in zip(final.sentence.features,
                                                                       final.sentence.coef, strict=True)))
     print("answerability model: " + ", ".join(f"{n} {c:+.2f}" for n, c in zip(final.answerable.features,
