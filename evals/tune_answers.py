@@ -11,9 +11,9 @@ What is fitted (``assistant/compose/model.py``):
    ``assistant/compose/evidence.py`` — per question, a softmax over its candidate sentences, fitted
    so that the sentences holding one of its answer keys or evidence phrases come first (answerable
    questions only; L2-regularised).
-2. **Selection thresholds** (``keep_ratio``, ``part_ratio``, ``reference_ratio``): a grid, scored by the answers
-   themselves — the share of answerable questions whose answer holds every key, plus the citation
-   precision.
+2. **Selection thresholds** (``keep_ratio``, ``part_ratio``, ``reference_ratio``):
+   a grid, scored by the answers themselves — the share of answerable questions whose answer holds
+   every key, plus half the citation precision.
 3. **Answerability**: a logistic regression over the question features (label: answerable), and the
    probability under which to abstain: the one that maximises accuracy (the primary metric) among
    those that refuse at most 5% of the answerable training questions.
@@ -50,9 +50,10 @@ from assistant.evaluation.metrics import normalise  # noqa: E402
 from assistant.records import Passage  # noqa: E402
 from assistant.retrieve import Query  # noqa: E402
 
-GRID = {"keep_ratio": [0.1, 0.2, 0.35, 0.5], "part_ratio": [0.01, 0.05, 0.15], "reference_ratio": [0.3, 0.6]}
+GRID = {"keep_ratio": [0.05, 0.1, 0.2, 0.35, 0.5], "part_ratio": [0.01, 0.05, 0.15], "reference_ratio": [0.3, 0.6]}
 L2 = 0.1
 MAX_FALSE_ABSTENTION = 0.05
+CITATION_WEIGHT = 0.5  # selection objective: answer-key accuracy + this × citation precision
 FOLDS = 5
 
 
@@ -143,7 +144,7 @@ def fit(cases: list[Case], base: ExtractiveComposer, texts: dict[str, str]) -> A
         candidate = replace(model, **dict(zip(GRID, values, strict=True)))
         composer = ExtractiveComposer(base.retriever, base.max_sentences, model=candidate)
         f = figures(answer_rows([c for c in cases if c.question.answerable], composer, texts))
-        score = f["key_accuracy"] + f["citation_precision"]
+        score = f["key_accuracy"] + CITATION_WEIGHT * f["citation_precision"]
         if score > best_score + 1e-9:
             best, best_score = candidate, score
     # answerability: its features under the chosen selection, on every question

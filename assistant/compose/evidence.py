@@ -44,6 +44,7 @@ SENTENCE_FEATURES = ("coverage", "translated", "dense_calibrated", "dense_gap", 
 QUESTION_FEATURES = ("best_dense", "window_coverage", "unknown", "names_in_answer", "kind")
 
 MIN_CHARS = 12
+ENTITY_WEIGHT = 3.0  # main set, 5-fold CV: 1 → accuracy 0.648, 2 → 0.648, 3 → 0.664
 REFERENCE_ENTRY = re.compile(r"\[(electronic resource|электронный ресурс)\]|\bURL:\s*\S|\bdoi:\s*10\.|https?://",
                              re.IGNORECASE)
 _REFERENCE_NOISE = (re.compile(r"^\s*\d{1,3}\.\s+"),
@@ -149,7 +150,10 @@ def common_word(retriever) -> Callable[[str], bool] | None:
 def candidates(query: Query, passages: list[Passage], retriever) -> list[Candidate]:
     """Every sentence of ``passages`` worth quoting, with its features (``p`` not yet set)."""
     common = common_word(retriever)
-    weight = {t: retriever.weight(t) for pair in query.words for t in pair if t != "~"}
+    # the question's names weigh double: "what does the expert say about Khorgos" is about Khorgos
+    named = {t for pair in query.entities for t in pair}
+    weight = {t: retriever.weight(t) * (ENTITY_WEIGHT if t in named else 1.0)
+              for pair in query.words for t in pair if t != "~"}
     translations = query.translations
     question_terms = frozenset(t for pair in query.words for t in pair if t != "~")
     out: list[Candidate] = []

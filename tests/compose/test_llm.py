@@ -374,7 +374,7 @@ def test_stream_yields_llm_deltas_then_the_checked_answer(llm_bot, llm_server):
 
 def test_server_error_gives_the_real_extractive_answer(llm_bot, llm_server):
     llm_server.script({"status": 500})
-    result = llm_bot.answer("Where is Khorgos?")
+    result = llm_bot.answer("What does the Kazakh expert say about Khorgos?")
     assert result.composer == "extractive" and not result.abstained and result.citations
     # extractive: every sentence of the answer is a sentence of the passage it cites
     for sentence, number in re.findall(r"\s*(.+?) \[(\d+)\]", result.answer):

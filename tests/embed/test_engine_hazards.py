@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import struct
 import subprocess
 import sys
@@ -139,22 +140,24 @@ def test_concurrent_callers_share_the_cores_without_a_lock():
 
 
 @pytest.mark.slow
-def test_fuzz_ten_thousand_random_strings_through_retrieve(tmp_path: Path):
+def test_fuzz_ten_thousand_random_strings_through_retrieve(tmp_path: Path, bot):
     """10,000 random strings from every plane (controls, combining marks, surrogates, very long)
     through ``retrieve()``: the process survives and every one is either answered or refused
     with a one-line usage error."""
+    index = tmp_path / "index"
+    shutil.copytree(bot.index_dir, index)  # the session's index: nothing to embed but the strings
     done = child(f"""
         import json, random
         from assistant import Assistant, Settings, UsageError
-        bot = Assistant(settings=Settings(corpus_dir="corpus", index_dir={str(tmp_path / "index")!r}))
-        bot.index()
+        bot = Assistant(settings=Settings(corpus_dir={str(bot.corpus_dir)!r}, index_dir={str(index)!r}))
         rng = random.Random(20261202)
         pools = [(0, 0x20), (0x20, 0x7f), (0x300, 0x370), (0x400, 0x500), (0xd800, 0xe000), (0xfdf0, 0xfe00),
                  (0xfff0, 0x10000), (0x1f300, 0x1f700), (0x20000, 0x2a6e0), (0xe0000, 0xe0080), (0x10fff0, 0x110000)]
         ok = refused = 0
         for i in range(10_000):
-            # mostly question-sized; every 100th at the length limit, every 500th far over it
-            n = 30_000 if i % 500 == 0 else 1999 if i % 100 == 0 else rng.choice([1, 3, 8, 20, 40, 80, 160, 300])
+            # mostly question-sized; every 50th longer, every 500th at the length limit, every 1000th far over it
+            n = (30_000 if i % 1000 == 0 else 1999 if i % 500 == 0 else 300 if i % 50 == 0
+                 else rng.choice([1, 2, 3, 5, 8, 13, 20, 40, 80]))
             text = "".join(chr(rng.randrange(*rng.choice(pools))) for _ in range(n))
             if i % 7 == 0:
                 text = "\\ufdfa" * rng.randrange(1, 400) + text
