@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from assistant.compose.base import ABSTAIN, Draft
@@ -91,8 +91,6 @@ class ExtractiveComposer:
         self.max_sentences = max_sentences
         self.model = model or AnswerModel.for_model(retriever.embedder.info.name)
         self.abstain_threshold = self.model.abstain_below if abstain_threshold is None else abstain_threshold
-        self._parts: tuple[tuple[str, ...], ...] = ()
-        self._idf: dict[str, float] = {}
 
     # --- judging the evidence ---------------------------------------------------------------
     def assess(self, query: Query, passages: list[Passage], found: list[Candidate] | None = None) -> Assessment:
@@ -104,15 +102,19 @@ class ExtractiveComposer:
         for c in found:
             c.p = math.exp(c.score - top)
         ranked = sorted(found, key=lambda c: (-c.score, c.passage, c.start))
-        self._parts = query.parts
-        self._idf = {stem: self.retriever.weight(stem) for part in query.parts for stem in part}
-        chosen = self.select(ranked)
+        chosen = self.select(ranked, query.parts)
         features = question_features(query, ranked, chosen, passages, self.retriever.weight)
         answerable = self.model.answerable_p(features) if ranked else 0.0
         return Assessment(ranked, chosen, answerable, features, numbers_missing(query, chosen, ranked))
 
-    def select(self, ranked: list[Candidate]) -> list[Candidate]:
-        """The best sentence, then further ones that add an uncovered part of the question."""
+    def select(self, ranked: list[Candidate], parts: tuple[tuple[str, ...], ...] = ()) -> list[Candidate]:
+        """The best sentence, then further ones that add an uncovered part of the question
+        (``parts``: the stems of each part of a two-part question)."""
+        idf = {stem: self.retriever.weight(stem) for part in parts for stem in part}
+
+        def weight(stems: set[str] | frozenset[str]) -> float:
+            return sum(idf.get(s, 1.0) for s in stems)
+
         prose = [c for c in ranked if not c.reference]
         if ranked and ranked[0].reference and (not prose or prose[0].p < self.model.reference_ratio * ranked[0].p):
             best = ranked[0]  # the fact is only in the reference list
@@ -128,9 +130,9 @@ class ExtractiveComposer:
             chosen.append(c)
             covered |= c.matched
         # a two-part question: each part gets the likeliest sentence that speaks to it
-        for part in self._uncovered_parts(covered):
+        for part in uncovered_parts(parts, covered, weight):
             speaking = [c for c in prose if c not in chosen and c.p >= self.model.part_ratio * best.p
-                        and self._weight(c.matched & part) >= 0.5 * self._weight(part)]
+                        and weight(c.matched & part) >= 0.5 * weight(part)]
             if speaking and len(chosen) < self.max_sentences + 1:
                 chosen.append(speaking[0])
                 covered |= speaking[0].matched
@@ -145,18 +147,6 @@ class ExtractiveComposer:
             covered |= c.matched
         return sorted(chosen, key=lambda c: (c.passage, c.start))
 
-    def _weight(self, stems: set[str] | frozenset[str]) -> float:
-        return sum(self._idf.get(s, 1.0) for s in stems)
-
-    def _uncovered_parts(self, covered: set[str]) -> list[frozenset[str]]:
-        """The parts of a two-part question (their distinctive stems) that ``covered`` leaves mostly open."""
-        parts = [frozenset(p) for p in self._parts]
-        out = []
-        for i, part in enumerate(parts):
-            own = part - frozenset().union(*(q for j, q in enumerate(parts) if j != i))
-            if own and self._weight(own & covered) < 0.5 * self._weight(own):
-                out.append(own)
-        return out
 
     # --- writing the answer ---------------------------------------------------------------
     def stream(self, query: Query, passages: list[Passage],
@@ -202,6 +192,22 @@ class ExtractiveComposer:
         notices = [f"no matching passage states {', '.join(judged.missing)}"] if judged.missing else []
         yield Draft(text, abstained=True, confidence=round(judged.answerable, 4), composer=self.name,
                     notices=notices, related=list(range(1, min(len(passages), RELATED) + 1)))
+
+
+def uncovered_parts(parts: tuple[tuple[str, ...], ...], covered: set[str],
+                    weight: Callable[[frozenset[str]], float]) -> list[frozenset[str]]:
+    """The parts of a two-part question (their distinctive stems) that ``covered`` leaves mostly open.
+
+    >>> [sorted(p) for p in uncovered_parts((("rysmambetov",), ("water", "about")), {"rysmambetov"}, len)]
+    [['about', 'water']]
+    """
+    sets = [frozenset(p) for p in parts]
+    out = []
+    for i, part in enumerate(sets):
+        own = part - frozenset().union(*(q for j, q in enumerate(sets) if j != i))
+        if own and weight(own & covered) < 0.5 * weight(own):
+            out.append(own)
+    return out
 
 
 def searched_words(query: Query, limit: int = 8) -> list[str]:
