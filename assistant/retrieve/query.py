@@ -27,13 +27,13 @@ NUMBER = re.compile(r"^\d+(?:\.\d+)?$")
 # question classifier needs training data and a model; these patterns cover the question forms
 # of both languages that change how an answer is chosen (a number, a year, a name, a list, a reason).
 EXPECTS = (
-    ("year", r"\b(when|what year|which year|in what year|on what date|what date)\b"
-             r"|\b(когда|в каком году|какого числа|в какой день|дата|какого года)\b"),
+    ("year", r"^\W*(when|когда)\b|\b(what year|which year|in what year|on what date|what date)\b"
+             r"|\b(в каком году|какого числа|в какой день|какого года|в какие годы)\b"),
     ("number", r"\b(how (much|many|large|big|long|fast)|by how much|what (percentage|percent|share|proportion|"
                r"volume|amount|number|value|rate)|to what extent)\b"
                r"|\b(сколько|на сколько|во сколько|как(ой|ая|ую|ого|ова|ов) (объ[её]м|доля|долю|процент|"
                r"размер|число|количество|сумм)|как(ова|ов) (доля|объ[её]м))"),
-    ("person", r"\b(who|whom|whose)\b|\bкто\b|\bкого\b|\bкем\b|\bчей\b|\bчья\b|как зовут"),
+    ("person", r"\b(who|whom|whose)\b|\bкто\b|\bкого\b|\bчей\b|\bчья\b|как зовут"),
     ("place", r"\b(where|which (city|country|region|border))\b|\bгде\b|\bкуда\b|\bв как(ом|ой) (город|стран|регион)"),
     ("reason", r"\b(why|for what reason|what makes|how come)\b|\bпочему\b|\bзачем\b|по какой причине"),
     ("list", r"\b(list|name (the|all)|(what|which) (two|three|four|five|kinds?|sorts?|types?) )"
