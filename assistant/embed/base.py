@@ -24,6 +24,10 @@ from assistant.text import safe_text
 
 Kind = Literal["query", "passage"]
 QUERY_CACHE = 256
+# Characters of a text the model is given, after normalisation. The model reads 512 tokens at a time
+# (sentence-transformers cuts there; the bundled engine averages further windows), and NFKC can make
+# a text 18 times longer (U+FDFA): the cap bounds the cost of any input. Passages never reach it.
+MAX_CHARS: dict[str, int] = {"query": 2048, "passage": 16384}
 
 
 class Embedder(ABC):
@@ -81,7 +85,8 @@ class Embedder(ABC):
     def _embed(self, texts: list[str], kind: Kind) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.info.dimension), dtype=np.float32)
-        vectors = np.asarray(self.embed_batch([safe_text(t) for t in texts], kind), dtype=np.float32)
+        limit = MAX_CHARS[kind]
+        vectors = np.asarray(self.embed_batch([safe_text(t)[:limit] for t in texts], kind), dtype=np.float32)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return vectors / np.maximum(norms, 1e-12)
 

