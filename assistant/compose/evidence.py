@@ -16,6 +16,8 @@ whole: the features its two fitted models read (``answer_model.json``, fitted by
 True
 >>> kind_present("In 2019 it grew.", ("2019",), "number")
 False
+>>> kind_present("It opened with forty-two telescopes.", (), "number")
+True
 >>> is_reference("17. China becomes Kazakhstan's largest export destination [Electronic resource]. URL: http://x")
 True
 >>> reference_title("17. China becomes Kazakhstan's largest export destination for ferroalloys "
@@ -57,6 +59,11 @@ YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
 MONTH = re.compile(r"\b(january|february|march|april|may|june|july|august|september|october|november|december|"
                    r"январ\w*|феврал\w*|март\w*|апрел\w*|ма[йя]\w*|июн\w*|июл\w*|август\w*|сентябр\w*|"
                    r"октябр\w*|ноябр\w*|декабр\w*)\b", re.IGNORECASE)
+NUMBER_WORD = re.compile(
+    r"\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|(thir|four|fif|six|seven|eigh|nine)teen|"
+    r"(twen|thir|for|fif|six|seven|eigh|nine)ty|hundred|thousand|dozen|half|twice|double|"
+    r"один|одна|одно|два|две|три|четыре|пять|шесть|семь|восемь|девять|десять|\w+дцать|сорок|сто|двести|"
+    r"триста|\w+сот|тысяч\w*|дюжин\w*|половин\w*|вдвое|втрое|дважды)\b", re.IGNORECASE)
 MAGNITUDE = re.compile(r"%|\b(percent|per cent|million|billion|trillion|thousand|процент\w*|млн|млрд|трлн|тыс)\b",
                        re.IGNORECASE)
 CAPITALISED = re.compile(r"(?<=[\s«\"“(])([A-ZА-ЯЁ][\w.-]*[a-zа-яё][\w-]*)")
@@ -93,7 +100,10 @@ def kind_present(text: str, question_numbers: tuple[str, ...], kind: str, questi
     person: "President", "December"); without it every capitalised word might."""
     if kind == "number":
         own = {n for n in re.findall(r"\d+(?:[.,]\d+)*", text) if n.replace(",", ".") not in question_numbers}
-        return (bool(own) and not all(YEAR.fullmatch(n) for n in own)) or bool(own and MAGNITUDE.search(text))
+        if (own and not all(YEAR.fullmatch(n) for n in own)) or (own and MAGNITUDE.search(text)):
+            return True
+        asked = {m.group().lower() for m in NUMBER_WORD.finditer(" ".join(question_terms))}
+        return any(m.group().lower() not in asked for m in NUMBER_WORD.finditer(text))
     if kind == "year":
         return any(y not in question_numbers for y in YEAR.findall(text)) or bool(MONTH.search(text))
     if kind in ("person", "place", "name"):
