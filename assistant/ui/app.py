@@ -303,7 +303,8 @@ def build_app(assistant: Assistant, *, logins: bool = False, loopback: bool = Tr
 
     def start_job(session, job: Job):
         ctx.jobs.submit(job)
-        session = {**session, "jobs": [*session["jobs"], job.id][-20:]}
+        unfinished = [j.id for j in ctx.jobs.get(session["jobs"]) if not j.over]  # the finished were read
+        session = {**session, "jobs": [*unfinished, job.id]}
         return render.jobs_html(job_lines(ctx, session["jobs"])), session, gr.Timer(active=True)
 
     def add_documents(files, session, request: gr.Request):
@@ -330,9 +331,9 @@ def build_app(assistant: Assistant, *, logins: bool = False, loopback: bool = Tr
         access = ctx.access(user)
 
         def work(progress):
-            return ctx.assistant.remove_document(source, access, progress=progress), [f"{title}: deleted"]
+            return ctx.assistant.remove_document(source, access, progress=progress), [f"{title} ({source}): deleted"]
 
-        jobs_log, session, timer = start_job(session, Job(user, f"Deleting {title}", work))
+        jobs_log, session, timer = start_job(session, Job(user, f"Deleting {source}", work))
         return jobs_log, session, timer, ""
 
     def share_document(source: str, title: str, session, request: gr.Request):
@@ -341,9 +342,9 @@ def build_app(assistant: Assistant, *, logins: bool = False, loopback: bool = Tr
 
         def work(progress):
             new, report = ctx.assistant.share_document(source, access, progress=progress)
-            return report, [f"{title}: shared with everyone as {new}"]
+            return report, [f"{title} ({source}): shared with everyone as {new}"]
 
-        jobs_log, session, timer = start_job(session, Job(user, f"Sharing {title}", work))
+        jobs_log, session, timer = start_job(session, Job(user, f"Sharing {source}", work))
         return jobs_log, session, timer
 
     def poll(session, request: gr.Request):

@@ -68,8 +68,11 @@ details.related { border-top-style: dashed; }
 .cite-card.cite-active { box-shadow: 0 0 0 3px var(--color-accent); }
 .cite-head { font-weight: 600; }
 .cite-num { color: var(--body-text-color); }
-a.cite-open { color: var(--link-text-color); text-decoration: underline; text-underline-offset: 2px; cursor: pointer; }
-a.cite-open:hover { color: var(--link-text-color-hover); }
+/* the body colour, underlined in the accent: the theme's link colour reads too faintly on a dark card */
+a.cite-open { color: var(--body-text-color) !important; text-decoration: underline;
+  text-decoration-color: var(--color-accent); text-decoration-thickness: 2px; text-underline-offset: 3px;
+  cursor: pointer; }
+a.cite-open:hover, a.cite-open:focus { text-decoration-thickness: 3px; }
 .cite-where, .cite-source { font-size: 0.82em; color: var(--body-text-color-subdued); margin: 0.15em 0; }
 .cite-relevance { border-bottom: 1px dotted currentColor; cursor: help; }
 .cite-relevance.rel-best, .cite-relevance.rel-strong { font-weight: 600; color: var(--body-text-color); }

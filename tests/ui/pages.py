@@ -63,7 +63,7 @@ def upload(page, *paths) -> None:
     page.locator("#library-tab-button, button[role=tab]", has_text="Library").first.click()
     page.locator("#upload input[type=file]").set_input_files([str(p) for p in paths])
     for path in paths:
-        page.locator("#upload", has_text=path.name[:20]).wait_for()  # the upload reached the server
+        page.locator("#upload", has_text=path.stem[:7]).wait_for()  # the upload reached the server
     page.locator("#add").click()
 
 
