@@ -132,3 +132,15 @@ def test_a_citation_is_located_in_the_file_as_extracted(fresh_bot: Assistant, tm
     assert not view.from_file and view.text == doc.text and view.locate(3, 9) == (3, 9)
     with pytest.raises(UsageError):
         fresh_bot.view_document("uploads/ann/gateway.txt", BOB)
+
+
+def test_hostile_file_names_are_made_safe(fresh_bot: Assistant, tmp_path: Path):
+    odd = tmp_path / ".. <b>alert(1)<b>; rm -rf ~.txt"
+    odd.write_text("The Aktau port handles grain from the steppe.", encoding="utf-8")
+    dotted = tmp_path / ".txt"
+    dotted.write_text("The Kuryk port handles ferries across the Caspian.", encoding="utf-8")
+    _, messages = fresh_bot.add_files([odd, dotted], user="ann")
+    assert messages == ["_b_alert_1_b_rm_-rf_.txt: added as uploads/ann/_b_alert_1_b_rm_-rf_.txt",
+                        "upload.txt: added as uploads/ann/upload.txt"]
+    with pytest.raises(UsageError):
+        fresh_bot.add_files([odd], user="../ann")

@@ -553,8 +553,9 @@ def start(assistant: Assistant | None = None, host: str | None = None, port: int
     loopback = is_loopback(host)
     app = build_app(assistant, logins=auth is not None, loopback=loopback, open_network=not loopback and not auth)
     app.queue(default_concurrency_limit=settings.ui_concurrency)
+    api_fns = {fn._id for fn in app.fns.values() if fn.api_name in DOCUMENTED}
     guard = Middleware(Guard, documented=DOCUMENTED, upload_types=UPLOAD_TYPES,
-                       upload_dir=Path(gr.utils.get_upload_folder()))
+                       upload_dir=Path(gr.utils.get_upload_folder()), api_fns=lambda: api_fns)
     app.launch(
         server_name=host, server_port=port, auth=auth, prevent_thread_lock=not block, quiet=quiet,
         show_error=False, ssr_mode=False, max_file_size=int(settings.max_upload_mb * 1_000_000),

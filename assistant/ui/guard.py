@@ -7,14 +7,16 @@ in its cache are served back at ``/gradio_api/file=…``, and ``/gradio_api/uplo
 file. :class:`Guard` is an ASGI middleware in front of Gradio's app that
 
 * answers 404 to a named call (``/call``, ``/call/v2``, ``/run``, ``/api``) of anything but the
-  documented endpoints;
+  documented endpoints, and to a queued call (``/queue/join``, as ``gradio_client`` makes them)
+  of any other event unless it names the page element that triggered it, as the page does;
 * answers 403 to the file, proxy, stream, run-history, recording, profiling and editing routes
   (this app uses none of them: nothing uploaded is ever served back);
 * answers 415 to an upload holding a file of another type, and deletes what it stored.
 
-The page's own events still reach Gradio through its queue (``/gradio_api/queue/join``), as
-they must; every handler behind them takes the user from the login, never from what the page
-sends, and checks what that user may do.
+The page's own events still reach Gradio through its queue, as they must, and a script can
+imitate the page; so this keeps the API to what is documented, but what guards the documents
+is elsewhere: every handler takes the user from the login, never from what the page sends, and
+checks what that user may do.
 """
 
 from __future__ import annotations
@@ -41,12 +43,14 @@ CLOSED = (
     "/gradio_api/vibe", "/gradio_api/undo-vibe", "/gradio_api/dev/", "/monitoring",
 )
 UPLOAD = "/gradio_api/upload"
+JOIN = "/gradio_api/queue/join"
 
 
 class Guard:
     def __init__(self, app: ASGIApp, documented: Iterable[str] = (), upload_types: Iterable[str] = (),
-                 upload_dir: Path | None = None) -> None:
+                 upload_dir: Path | None = None, api_fns: Callable[[], Iterable[int]] | None = None) -> None:
         self.app = app
+        self.api_fns = api_fns  # the fn indices of the documented endpoints
         self.upload_dir = upload_dir.resolve() if upload_dir is not None else None
         self.documented = frozenset(documented)
         self.upload_types = tuple(t.lower() for t in upload_types)
@@ -69,7 +73,41 @@ class Guard:
         if path.rstrip("/") == UPLOAD and scope.get("method") == "POST" and self.upload_types:
             await self._upload(scope, receive, send)
             return
+        if path.rstrip("/") == JOIN and scope.get("method") == "POST" and self.api_fns is not None:
+            await self._join(scope, receive, send)
+            return
         await self.app(scope, receive, send)
+
+    async def _join(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A queued call: the documented endpoints for anyone, the page's events from the page."""
+        body, more = b"", True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            payload = {}
+        fn = payload.get("fn_index") if isinstance(payload, dict) else None
+        trigger = payload.get("trigger_id") if isinstance(payload, dict) else None
+        if trigger is None and fn not in set(self.api_fns()):  # type: ignore[misc]
+            shown = ", ".join(f"/{n}" for n in sorted(self.documented)) or "none"
+            await _refuse(send, 404, f"event {fn} is not an API endpoint: the documented endpoints are {shown}")
+            log.info("refused a queued call of event %s: not a documented endpoint", fn)
+            return
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
 
     async def _upload(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Let Gradio store the upload, then look at what it stored: a file of another type

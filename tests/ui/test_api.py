@@ -107,6 +107,26 @@ def test_only_the_documented_endpoint_can_be_called_by_name(app_url):
     assert status == 200 and b"event_id" in body
 
 
+def test_a_script_cannot_queue_the_pages_own_events(app_url):
+    """gradio_client queues calls by event number; only /ask's is taken without the page element
+    that triggered it (which the page always names)."""
+    status, body = http(f"{app_url}config")
+    deps = json.loads(body)["dependencies"]
+    respond = next(i for i, d in enumerate(deps) if d.get("api_name") == "respond")
+    ask = next(i for i, d in enumerate(deps) if d.get("api_name") == "ask")
+    headers = {"Content-Type": "application/json"}
+    call = {"data": [EN_QUESTION, None, 3, "extractive"], "fn_index": respond, "session_hash": "script1"}
+    status, body = http(f"{app_url}gradio_api/queue/join", json.dumps(call).encode(), headers)
+    assert status == 404 and b"not an API endpoint" in body and b"/ask" in body
+    status, body = http(f"{app_url}gradio_api/queue/join",
+                        json.dumps({**call, "fn_index": ask, "data": [EN_QUESTION, 3, []]}).encode(), headers)
+    assert status == 200 and b"event_id" in body
+    trigger = deps[respond]["targets"][0][0]
+    status, body = http(f"{app_url}gradio_api/queue/join", json.dumps({**call, "trigger_id": trigger}).encode(),
+                        headers)
+    assert status == 200, "the page's own way in stays open (the handler checks who asks)"
+
+
 def test_uploads_take_only_the_library_types_and_are_never_served_back(app_url):
     from gradio.utils import get_upload_folder
 

@@ -129,3 +129,26 @@ def test_an_upload_answers_only_its_uploader_until_an_admin_shares_it(team_url, 
     ann.locator("#status-line").wait_for()
     expect(ann.locator("#library .lib-row", has_text="shared/notes.txt")).to_contain_text(
         "uploaded by bob, shared by root")
+
+
+def test_a_large_upload_indexes_off_the_request_path_with_progress(upload_url, new_page, tmp_path):
+    import random
+
+    rng = random.Random(7)
+    words = ("railway corridor port logistics steppe investment customs container terminal gauge border "
+             "warehouse caravan highway pipeline grain cotton copper uranium wheat tariff").split()
+    text = "\n\n".join(" ".join(rng.choice(words) + str(rng.randrange(1000)) for _ in range(60)).capitalize() + "."
+                       for _ in range(150))  # about 80 KB of passages that share no vectors with anything
+    big = tmp_path / "caravan ledger.txt"
+    big.write_text(text, encoding="utf-8")
+    page = new_page(upload_url)
+    upload(page, big)
+    progress = page.locator("#upload-log .job-running progress")
+    progress.wait_for(timeout=120_000)
+    expect(page.locator("#upload-log .job-running")).to_contain_text("embedding passages and sentences")
+    answer, _, _ = ask(page, "How much has Japan invested in the economy of Kazakhstan?")
+    assert "7 billion" in answer.inner_text()
+    assert page.locator("#upload-log", has_text="the library now holds").count() == 0, \
+        "the question was answered while the upload was still being indexed"
+    wait_for_job(page, "added as uploads/local/caravan_ledger.txt")
+    wait_for_job(page, "the library now holds")
