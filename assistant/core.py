@@ -277,7 +277,7 @@ class Assistant:
         for raw in paths:
             path = Path(raw)
             shown = safe_name(path.name)
-            refusal, digest = self._refusal(path, limit, visible)
+            refusal, digest = self._refusal(path, Path(shown).suffix.lower(), limit, visible)
             if refusal:
                 messages.append(f"{shown}: not added — {refusal}")
                 continue
@@ -301,9 +301,10 @@ class Assistant:
             report = self.index(progress=progress)
         return report, messages
 
-    def _refusal(self, path: Path, limit: int, visible: dict[str, str]) -> tuple[str, str]:
-        """Why ``path`` cannot join the corpus (``""`` if it can), and its content hash."""
-        if path.suffix.lower() not in SUPPORTED:
+    def _refusal(self, path: Path, suffix: str, limit: int, visible: dict[str, str]) -> tuple[str, str]:
+        """Why ``path`` (to be stored with ``suffix``) cannot join the corpus (``""`` if it can),
+        and its content hash."""
+        if suffix not in SUPPORTED:
             return f"only {', '.join(SUPPORTED)} files are accepted", ""
         if not path.is_file():
             return "file not found", ""
@@ -313,7 +314,7 @@ class Assistant:
         digest = file_hash(data)
         if digest in visible:
             return f"the same content is already in the library as {visible[digest]}", digest
-        raw = parse(path.name, data)
+        raw = parse(f"upload{suffix}", data)
         if isinstance(raw, Skipped):
             return f"it {raw.reason}" if raw.reason.startswith(("is ", "holds ")) else raw.reason, digest
         if not indexer.to_document(raw, self.settings.clean_repeat_threshold).text.strip():
