@@ -210,7 +210,7 @@ def answer_html(result: Answer, turn: int, doc_of: DocOf | None = None, seconds:
         parts.append("</div></details>")
     meta = [f"answer mode: {esc(result.composer)}"]
     if seconds is not None:
-        meta.append(f"{seconds:.1f} s")
+        meta.append(f"{seconds:.1f} s" if seconds >= 1 else f"{max(seconds, 0.01):.2f} s")
     parts.append('<div class="answer-actions"><button class="copy-answer" type="button" '
                  'title="Copy the answer and its numbered sources as text">Copy</button>'
                  f'<span class="answer-meta">{" · ".join(meta)}</span></div>')

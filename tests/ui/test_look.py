@@ -23,6 +23,9 @@ AA = 4.5
 
 
 def docs_screenshot(page, artifacts: Path, name: str) -> None:
+    """The page as one first sees it after asking: from its top, one screen high."""
+    page.evaluate("window.scrollTo(0, 0)")
+    page.wait_for_function("window.scrollY === 0")
     page.screenshot(path=str(artifacts / name), full_page=False)
     if os.environ.get("UPDATE_DOCS_SCREENSHOT"):
         shutil.copyfile(artifacts / name, ROOT / "docs" / name)
@@ -58,7 +61,6 @@ def test_every_part_of_an_answer_reads_in_the_theme(app_url, new_page, artifacts
     # the status line is a visible box
     status = page.locator("#status-line").evaluate("e => getComputedStyle(e).borderTopColor")
     assert status != page.locator("#status-line").evaluate("e => getComputedStyle(e).backgroundColor")
-    answer.scroll_into_view_if_needed()
     docs_screenshot(page, artifacts, "screenshot.png" if theme == "light" else "screenshot-dark.png")
 
 
@@ -89,7 +91,6 @@ def test_at_phone_width_nothing_scrolls_sideways(app_url, new_page, artifacts, t
     assert inner == 0, "no scroll box inside the chat"
     chat = page.locator("#chat").bounding_box()
     assert chat and chat["height"] > 844 * 0.9, "the chat is as long as its answer, not a fixed box"
-    page.locator("#question").scroll_into_view_if_needed()
     docs_screenshot(page, artifacts, "screenshot-phone.png" if theme == "light" else "screenshot-phone-dark.png")
     answer.locator("a.cite-open").first.click()
     target = page.locator("#viewer #viewer-target")
