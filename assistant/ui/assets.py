@@ -157,6 +157,12 @@ HEAD = """
       document.querySelectorAll(".cite-card.cite-active").forEach(c => c.classList.remove("cite-active"));
       card.classList.add("cite-active");
       card.scrollIntoView({behavior: "smooth", block: "center"});
+      // Gradio's chat scrolls itself to the bottom 300 ms after an answer settles: if that took
+      // the card away again, bring it back once.
+      setTimeout(() => {
+        const r = card.getBoundingClientRect();
+        if (r.bottom < 0 || r.top > innerHeight) card.scrollIntoView({block: "center"});
+      }, 450);
       return;
     }
     const open = t.closest("a.cite-open");

@@ -20,12 +20,12 @@ import json
 import secrets
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from assistant.library import now
 from assistant.records import Answer, Citation, Passage
 
 TITLE_CHARS = 80
@@ -69,6 +69,12 @@ def answer_from_json(text: str) -> Answer:
     return Answer(**data)
 
 
+def now() -> str:
+    """ISO 8601 in UTC, to the microsecond (the list is ordered by it)."""
+    stamp = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(stamp)) + f".{int(stamp % 1 * 1e6):06d}Z"
+
+
 def title_of(question: str) -> str:
     words = " ".join(question.split())
     return words if len(words) <= TITLE_CHARS else words[: TITLE_CHARS - 1].rstrip() + "…"
@@ -100,7 +106,7 @@ class Conversations:
         with self._db() as db:
             rows = db.execute(
                 "SELECT c.id, c.title, c.updated, (SELECT COUNT(*) FROM turns t WHERE t.conversation = c.id) "
-                "FROM conversations c WHERE c.user = ? ORDER BY c.updated DESC, c.created DESC", (user,)).fetchall()
+                "FROM conversations c WHERE c.user = ? ORDER BY c.updated DESC, c.rowid DESC", (user,)).fetchall()
         return [ConversationInfo(*row) for row in rows]
 
     def add(self, user: str, conversation: str | None, answer: Answer) -> str:

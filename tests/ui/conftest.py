@@ -150,6 +150,7 @@ def new_page(browser):
         if user is not None:
             login(page, user)
         page.locator("#status-line").wait_for()
+        page.locator("#library .lib-row").first.wait_for()  # the page's load event has run
         return page
 
     yield make

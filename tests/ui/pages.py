@@ -50,6 +50,8 @@ def show_sources(answer) -> None:
 
 
 def library_sources(page) -> list[str]:
+    """The files the library lists (once it has been filled in after the page loaded)."""
+    page.locator("#library .lib-file").first.wait_for()
     return [t.strip() for t in page.locator("#library .lib-file").all_text_contents()]
 
 

@@ -201,7 +201,7 @@ def test_a_conversation_survives_a_reload_and_can_be_listed_exported_and_deleted
     expect(listed).to_have_count(before - 1)
     expect(listed.first).to_contain_text(RU_QUESTION[:30])
     page.reload()  # the deleted conversation is not reopened
-    page.locator("#status-line").wait_for()
+    page.locator("#library .lib-row").first.wait_for()  # the load event has run
     expect(page.locator("#chat button.example").first).to_be_visible()
     expect(page.locator(".answer-done")).to_have_count(0)
 
