@@ -199,6 +199,9 @@ def ui(
     port: Annotated[int | None, typer.Option(help="Port (default: ASSISTANT_UI_PORT, 7860)")] = None,
     corpus: CorpusOpt = None,
     index_dir: IndexOpt = None,
+    insecure: Annotated[bool, typer.Option(
+        "--insecure", help="Serve off loopback with no login (ASSISTANT_UI_AUTH unset): anyone who can reach the "
+        "port can read, upload and delete documents")] = False,
 ) -> None:
     """Open the chat in the browser."""
     _setup_logging()
@@ -210,7 +213,10 @@ def ui(
     try:
         bot = _assistant(corpus, index_dir)
         err.print(_model_line(bot))
-        launch(bot, host=host, port=port)
+        if insecure and not bot.settings.logins():
+            err.print("[bold red]WARNING: --insecure: no login. Anyone who can reach this port can read, upload "
+                      "and delete documents.[/]")
+        launch(bot, host=host, port=port, insecure=insecure)
     except AssistantError as exc:
         _fail(exc, False)
 

@@ -18,12 +18,25 @@ from assistant import indexer, store
 from assistant.chain import Item, build_chain, drain
 from assistant.compose import Composer, make_composer
 from assistant.embed import Embedder, load_embedder
-from assistant.errors import IndexCorruptError, UsageError
-from assistant.ingest.load import SUPPORTED, file_sha256, list_files
+from assistant.errors import IndexCorruptError, NotAllowedError, UsageError
+from assistant.ingest.load import SUPPORTED, Skipped, file_hash, parse
 from assistant.lexicon import disabled, load_lexicon
-from assistant.records import Answer, IndexReport, Passage, Status
+from assistant.library import (
+    OPERATOR,
+    SHARED,
+    UPLOADS,
+    Access,
+    DocumentView,
+    LibraryEntry,
+    Records,
+    now,
+    record_for,
+    view,
+)
+from assistant.library import entries as library_entries
+from assistant.records import Answer, Document, IndexReport, Passage, Status
 from assistant.retrieve import MODES, Retriever, SearchOptions
-from assistant.settings import Settings, load_settings
+from assistant.settings import USER_NAME, Settings, load_settings
 
 log = logging.getLogger(__name__)
 
@@ -242,40 +255,133 @@ class Assistant:
             raise UsageError(f"no document {source!r} in the index")
         return docs[source].text
 
-    # --- adding documents ------------------------------------------------------------------
+    # --- the library: adding, listing, reading, sharing and removing documents --------------
     def add_files(self, paths: Sequence[str | Path], progress: indexer.Progress | None = None,
-                  subfolder: str = "uploads") -> tuple[IndexReport, list[str]]:
-        """Copy files into the corpus folder (names sanitised, duplicates by content skipped)
-        and update the index. Returns the index report and one message per file."""
-        target = self.corpus_dir / subfolder
-        target.mkdir(parents=True, exist_ok=True)
-        known = {file_sha256(p): p.name for p in list_files(self.corpus_dir)}
-        messages = []
+                  subfolder: str | None = None, user: str | None = None) -> tuple[IndexReport, list[str]]:
+        """Copy files into the corpus folder and update the index; the index report and one
+        message per file.
+
+        With ``user``, the files become that user's own uploads (``uploads/<user>/``: only their
+        questions search them, see :mod:`assistant.library`); without, they join the shared
+        corpus (``subfolder``, by default ``shared/``). Names are sanitised; a file refused —
+        wrong type, too large, no text in it, or the same content as a document the user can
+        already see — is reported and not copied.
+        """
+        if user is not None and not USER_NAME.fullmatch(user):
+            raise UsageError(f"{user[:70]!r} is not a user name")
+        folder = f"{UPLOADS}/{user}" if user is not None else (subfolder or SHARED)
+        target = self.corpus_dir / folder
+        access = Access(user) if user is not None else OPERATOR
+        visible = {d.content_hash: s for s, d in self._documents().items() if access.sees(d.owner)}
+        messages: list[str] = []
+        added: dict[str, str] = {}
         limit = int(self.settings.max_upload_mb * 1_000_000)
         for raw in paths:
             path = Path(raw)
-            name = safe_name(path.name)
-            if path.suffix.lower() not in SUPPORTED:
-                messages.append(f"{path.name}: not added — only {', '.join(SUPPORTED)} files are accepted")
+            shown = safe_name(path.name)
+            refusal, digest = self._refusal(path, Path(shown).suffix.lower(), limit, visible)
+            if refusal:
+                messages.append(f"{shown}: not added — {refusal}")
                 continue
-            if not path.is_file():
-                messages.append(f"{path.name}: not added — file not found")
-                continue
-            if path.stat().st_size > limit:
-                messages.append(f"{path.name}: not added — larger than {self.settings.max_upload_mb:g} MB")
-                continue
-            digest = file_sha256(path)
-            if digest in known:
-                messages.append(f"{path.name}: already in the corpus as {known[digest]}")
-                continue
-            dest = _free_path(target / name)
+            target.mkdir(parents=True, exist_ok=True)
+            dest = _free_path(target / shown)
             shutil.copyfile(path, dest)
-            known[digest] = dest.name
-            messages.append(f"{path.name}: added as {dest.relative_to(self.corpus_dir).as_posix()}")
+            source = dest.relative_to(self.corpus_dir).as_posix()
+            visible[digest] = source
+            added[source] = path.name
+            messages.append(f"{shown}: added as {source}")
+        if added:
+            Records(self.corpus_dir).update({s: record_for(user, name) for s, name in added.items()})
         report = self.index(progress=progress)
-        for skipped in report.skipped:
-            messages.append(f"skipped {skipped}")
+        for line in report.skipped:  # should the check above have let one through, it goes now
+            source = line.split(": ", 1)[0]
+            if source in added:
+                (self.corpus_dir / source).unlink(missing_ok=True)
+                Records(self.corpus_dir).update({source: None})
+                messages.append(f"{Path(source).name}: removed — {line.split(': ', 1)[-1]}")
+        if any(line.split(": ", 1)[0] in added for line in report.skipped):
+            report = self.index(progress=progress)
         return report, messages
+
+    def _refusal(self, path: Path, suffix: str, limit: int, visible: dict[str, str]) -> tuple[str, str]:
+        """Why ``path`` (to be stored with ``suffix``) cannot join the corpus (``""`` if it can),
+        and its content hash."""
+        if suffix not in SUPPORTED:
+            return f"only {', '.join(SUPPORTED)} files are accepted", ""
+        if not path.is_file():
+            return "file not found", ""
+        if path.stat().st_size > limit:
+            return f"larger than {self.settings.max_upload_mb:g} MB", ""
+        data = path.read_bytes()
+        digest = file_hash(data)
+        if digest in visible:
+            return f"the same content is already in the library as {visible[digest]}", digest
+        raw = parse(f"upload{suffix}", data)
+        if isinstance(raw, Skipped):
+            return f"it {raw.reason}" if raw.reason.startswith(("is ", "holds ")) else raw.reason, digest
+        if not indexer.to_document(raw, self.settings.clean_repeat_threshold).text.strip():
+            return "it holds no text but page numbers and boilerplate", digest
+        return "", digest
+
+    def _documents(self) -> dict[str, Document]:
+        return self.retriever().index.documents
+
+    def library(self, access: Access = OPERATOR) -> list[LibraryEntry]:
+        """The documents ``access`` may see, with their origin and what it may do with them."""
+        retriever = self.retriever()
+        return library_entries(retriever.index.documents, retriever.passages,
+                               Records(self.corpus_dir).read(), access)
+
+    def document(self, source: str, access: Access = OPERATOR) -> Document:
+        """An indexed document (:class:`UsageError` if there is none ``access`` may see)."""
+        doc = self._documents().get(source)
+        if doc is None or not access.sees(doc.owner):
+            raise UsageError(f"no document {source!r} in the library")
+        return doc
+
+    def view_document(self, source: str, access: Access = OPERATOR) -> DocumentView:
+        """The document's text to read: as extracted from its file, or as indexed if the file
+        changed or went; :meth:`DocumentView.locate` maps citation offsets into it."""
+        return view(self.document(source, access), self.corpus_dir)
+
+    def remove_document(self, source: str, access: Access = OPERATOR,
+                        progress: indexer.Progress | None = None) -> IndexReport:
+        """Delete a document's file from the corpus folder and update the index (nothing is
+        re-embedded). A user may delete their own uploads; an admin, any document."""
+        doc = self.document(source, access)
+        if not access.may_delete(doc.owner):
+            raise NotAllowedError(f"only an admin may delete {source}: it is part of the shared corpus")
+        if len(self._documents()) == 1:
+            raise UsageError(f"{source} is the only document left: add another before deleting it")
+        self._corpus_file(source).unlink(missing_ok=True)
+        Records(self.corpus_dir).update({source: None})
+        log.info("document %s deleted by %s", source, access.user or "the operator")
+        return self.index(progress=progress)
+
+    def share_document(self, source: str, access: Access = OPERATOR,
+                       progress: indexer.Progress | None = None) -> tuple[str, IndexReport]:
+        """Move a user's upload into the shared corpus (``shared/``): everyone's questions
+        search it from then on. Only an admin may. Returns its new source and the index report."""
+        doc = self.document(source, access)
+        if not doc.owner:
+            raise UsageError(f"{source} is already part of the shared corpus")
+        if not access.may_share(doc.owner):
+            raise NotAllowedError("only an admin may share an upload with everyone")
+        dest = _free_path(self.corpus_dir / SHARED / Path(source).name)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        self._corpus_file(source).rename(dest)
+        new = dest.relative_to(self.corpus_dir).as_posix()
+        records = Records(self.corpus_dir)
+        old = records.read().get(source, {"by": doc.owner, "name": Path(source).name})
+        records.update({source: None, new: {**old, "shared_by": access.user or "", "shared_at": now()}})
+        log.info("document %s shared as %s by %s", source, new, access.user or "the operator")
+        return new, self.index(progress=progress)
+
+    def _corpus_file(self, source: str) -> Path:
+        path = (self.corpus_dir / source).resolve()
+        if not path.is_relative_to(self.corpus_dir.resolve()):
+            raise UsageError(f"no document {source!r} in the library")
+        return path
 
 
 def safe_name(name: str) -> str:

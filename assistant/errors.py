@@ -15,6 +15,10 @@ class UsageError(AssistantError):
     exit_code = 2
 
 
+class NotAllowedError(UsageError):
+    """The user asked for something only its owner or an admin may do."""
+
+
 class ConfigError(UsageError):
     """A setting is unknown or invalid."""
 

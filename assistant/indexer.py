@@ -33,6 +33,7 @@ from assistant.ingest.load import (
     read_bytes,
     read_manifest,
 )
+from assistant.library import owner_of
 from assistant.records import Document, IndexReport, Passage
 from assistant.settings import Settings
 
@@ -71,6 +72,7 @@ def to_document(raw: RawFile, dedup_threshold: float) -> Document:
         origin=raw.origin,
         spans=tuple(cleaned.spans),
         warnings=raw.warnings,
+        owner=owner_of(raw.source),
     )
 
 

@@ -18,6 +18,7 @@ pydantic_core._pydantic_core.ValidationError: 1 validation error for Settings
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -142,7 +143,17 @@ class Settings(BaseSettings):
     # Chat UI
     ui_host: str = "127.0.0.1"
     ui_port: int = Field(7860, ge=0, le=65535)
-    ui_auth: SecretStr | None = Field(None, description="user:password, only honoured off loopback")
+    ui_auth: SecretStr | None = Field(
+        None, description="Logins as user:password, several separated by commas (ann:pw1,bob:pw2); when set, "
+        "the chat asks for a login wherever it listens. Unset: the chat serves loopback only"
+    )
+    ui_admins: str = Field(
+        "", description="Comma list of login names that may share an upload with everyone and delete any "
+        "document (without logins, the one local user may)"
+    )
+    ui_data_dir: Path | None = Field(
+        None, description="Folder of the chat's conversations database (unset: the index folder)"
+    )
     ui_concurrency: int = Field(4, ge=1, le=64)
     max_upload_mb: float = Field(20.0, gt=0, le=1024)
 
@@ -153,6 +164,28 @@ class Settings(BaseSettings):
     @classmethod
     def _expand(cls, v: Path) -> Path:
         return v.expanduser()
+
+    @field_validator("ui_auth", mode="after")
+    @classmethod
+    def _logins(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None and v.get_secret_value():
+            parse_logins(v.get_secret_value())  # raises ValueError, never echoing a password
+        return v
+
+    @field_validator("ui_admins", mode="after")
+    @classmethod
+    def _admins(cls, v: str) -> str:
+        for name in _names(v):
+            if not USER_NAME.fullmatch(name):
+                raise ValueError(f"{name!r} is not a login name (letters, digits, . _ -; up to 64)")
+        return v
+
+    def logins(self) -> dict[str, str]:
+        """``ui_auth`` as login name → password (empty when unset)."""
+        return parse_logins(self.ui_auth.get_secret_value()) if self.ui_auth is not None else {}
+
+    def admins(self) -> frozenset[str]:
+        return frozenset(_names(self.ui_admins))
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
@@ -187,6 +220,35 @@ class Settings(BaseSettings):
                 value = str(value)
             out[name] = value
         return out
+
+
+USER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # a login name is also an upload folder's name
+
+
+def _names(text: str) -> list[str]:
+    return [n.strip() for n in text.split(",") if n.strip()]
+
+
+def parse_logins(text: str) -> dict[str, str]:
+    """``"ann:pw1,bob:pw2"`` → ``{"ann": "pw1", "bob": "pw2"}``; ValueError (naming the login,
+    never the password) for a malformed entry.
+
+    >>> parse_logins("ann:s3cret, bob:pass:word")
+    {'ann': 's3cret', 'bob': 'pass:word'}
+    """
+    out: dict[str, str] = {}
+    for i, entry in enumerate(e for e in text.split(",") if e.strip()):
+        user, sep, password = entry.strip().partition(":")
+        if not sep or not password:
+            raise ValueError(f"ui_auth entry {i + 1} must look like user:password")
+        if not USER_NAME.fullmatch(user):
+            raise ValueError(f"ui_auth entry {i + 1}: {user[:70]!r} is not a login name (letters, digits, . _ -)")
+        if user in out:
+            raise ValueError(f"ui_auth names {user!r} twice")
+        out[user] = password
+    if not out:
+        raise ValueError("ui_auth must look like user:password")
+    return out
 
 
 def config_file() -> Path | None:

@@ -54,3 +54,21 @@ def test_missing_named_config_file(monkeypatch, tmp_path: Path):
     monkeypatch.setenv("ASSISTANT_CONFIG", str(tmp_path / "nope.toml"))
     with pytest.raises(ConfigError, match="not a file"):
         load_settings()
+
+
+def test_logins_and_admins_are_validated_without_echoing_a_password(monkeypatch):
+    monkeypatch.setenv("ASSISTANT_UI_AUTH", "ann:pw1, bob:pa:ss")
+    monkeypatch.setenv("ASSISTANT_UI_ADMINS", "ann")
+    s = load_settings()
+    assert s.logins() == {"ann": "pw1", "bob": "pa:ss"} and s.admins() == {"ann"}
+    assert s.public()["ui_auth"] == "***"
+    for bad, message in [("ann", "must look like user:password"), ("a b:hunter2", "is not a login name"),
+                         ("ann:x,ann:hunter2", "names 'ann' twice"), ("../x:hunter2", "is not a login name")]:
+        monkeypatch.setenv("ASSISTANT_UI_AUTH", bad)
+        with pytest.raises(ConfigError) as info:
+            load_settings()
+        assert message in str(info.value) and "hunter2" not in str(info.value)
+    monkeypatch.setenv("ASSISTANT_UI_AUTH", "ann:pw1")
+    monkeypatch.setenv("ASSISTANT_UI_ADMINS", "ann,../root")
+    with pytest.raises(ConfigError, match="ui_admins"):
+        load_settings()

@@ -14,6 +14,7 @@ so ``document.text[p.start:p.end] == p.text`` always holds.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import itertools
 import re
@@ -85,6 +86,7 @@ def chunk_document(doc: Document, size: int = 700, overlap: int = 100) -> list[P
     """Passages of ``doc``, in document order."""
     passages: list[Passage] = []
     headings = _sections(doc.text)
+    offsets = [offset for offset, _ in headings]
     pieces = []
     for offset, part in _parts(doc.text, headings):
         for piece in _splitter(size, overlap).create_documents([part]):
@@ -98,11 +100,10 @@ def chunk_document(doc: Document, size: int = 700, overlap: int = 100) -> list[P
         cursor = start + len(text)
         if is_heading(text):
             continue  # a lone heading carries no answer; it still labels the passages after it
-        section = ""
-        for offset, heading in headings:
-            if offset > start:
-                break
-            section = heading
+        # the last heading at or before the passage (a bisection: a scan per passage made
+        # chunking quadratic in a document of many short headed sections)
+        at = bisect.bisect_right(offsets, start) - 1
+        section = headings[at][1] if at >= 0 else ""
         passages.append(
             Passage(
                 id=passage_id(doc.source, start, text),

@@ -28,6 +28,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 BOILERPLATE = [
     re.compile(p, re.IGNORECASE)
@@ -51,6 +52,8 @@ LIST_ITEM = re.compile(r"^(?:[•●▪◦·*–—-]\s|\d{1,2}[.)]\s|[a-zа-я]
 HYPHEN_BREAK = re.compile(r"(\w)-$")  # (a soft hyphen at a line end is made a "-" first)
 WORD_AT_END = re.compile(r"(\w+)-$")
 WORD_AT_START = re.compile(r"^(\w+)")
+WORD = re.compile(r"\w+")
+COMPOUND = re.compile(r"\w+(?:-\w+)+")
 
 
 @dataclass
@@ -135,14 +138,30 @@ def _running_headers(lines: list[_Line | None]) -> set[str]:
     return {text for text, n in counts.items() if n >= 3 and not LIST_ITEM.match(text)}
 
 
-def _keeps_hyphen(left: str, right: str, vocabulary: str) -> bool:
+class _Vocabulary:
+    """The document's words and in-line hyphenated word pairs, collected once.
+
+    (It was a string searched for every line-break hyphen, which made cleaning quadratic in
+    the document's length: 4.7 s of 8.4 s for a 2 MB hard-wrapped text.)
+    """
+
+    def __init__(self, lines: Sequence[str]) -> None:
+        self.words: set[str] = set()
+        self.compounds: set[tuple[str, str]] = set()
+        for line in lines:
+            self.words.update(WORD.findall(line))
+            for chain in COMPOUND.findall(line):
+                parts = chain.split("-")
+                self.compounds.update(pairwise(parts))
+
+
+def _keeps_hyphen(left: str, right: str, vocabulary: _Vocabulary) -> bool:
     # A real compound ("научно-технических") shows up elsewhere in the document with its
     # hyphen inside a line; a line-break hyphen only shows up joined, or not at all.
-    compound = f"{left}-{right}"
-    return compound in vocabulary and f"{left}{right}" not in vocabulary
+    return (left, right) in vocabulary.compounds and f"{left}{right}" not in vocabulary.words
 
 
-def _join(prev: str, nxt: str, vocabulary: str) -> str:
+def _join(prev: str, nxt: str, vocabulary: _Vocabulary) -> str:
     """How line ``prev`` continues into ``nxt``: ``""`` (dehyphenate), ``" "`` or ``"\\n"``."""
     if HYPHEN_BREAK.search(prev) and nxt[:1].islower():
         left = WORD_AT_END.search(prev)
@@ -157,7 +176,7 @@ def _join(prev: str, nxt: str, vocabulary: str) -> str:
     return " "
 
 
-def _paragraphs(lines: list[_Line | None], vocabulary: str) -> list[list[tuple[str, int, str]]]:
+def _paragraphs(lines: list[_Line | None], vocabulary: _Vocabulary) -> list[list[tuple[str, int, str]]]:
     """Group kept lines into paragraphs: each a list of (line, offset, separator-before).
 
     A blank line ends a paragraph, except where a page break cut a sentence: the text before
@@ -238,7 +257,7 @@ def clean(raw: str, dedup_threshold: float = 0.8) -> Cleaned:
             dropped += 1
             continue
         kept.append(line)
-    vocabulary = " ".join(ln.text for ln in kept if ln is not None)
+    vocabulary = _Vocabulary([ln.text for ln in kept if ln is not None])
 
     paragraphs = _paragraphs(kept, vocabulary)
     dedup = _DuplicateFilter(dedup_threshold)

@@ -10,6 +10,7 @@ import hashlib
 import io
 import json
 import logging
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,9 +102,54 @@ def parse(source: str, data: bytes, meta: dict[str, str] | None = None) -> RawFi
     if not text.strip():
         return Skipped(source, "holds no text")
     meta = meta or {}
-    return RawFile(source=source, text=text, content_hash=file_hash(data), title=str(meta.get("title", "")),
+    title = str(meta.get("title", "")) or embedded_title(Path(source).suffix.lower(), data) or first_line(text)
+    return RawFile(source=source, text=text, content_hash=file_hash(data), title=title,
                    language=str(meta.get("language", "")), origin=str(meta.get("origin", "")),
                    warnings=tuple(warnings))
+
+
+TITLE_CHARS = 160
+JUNK_TITLE = re.compile(r"^(untitled|microsoft word\b|document\d*$)|\.(docx?|pdf|tex|rtf|odt|txt)$", re.IGNORECASE)
+
+
+def embedded_title(suffix: str, data: bytes) -> str:
+    """The title a PDF or .docx file names in its own metadata, unless it is a placeholder
+    ("Microsoft Word - draft.docx", "Untitled")."""
+    title = ""
+    try:
+        if suffix == ".pdf":
+            from pypdf import PdfReader
+
+            info = PdfReader(io.BytesIO(data)).metadata
+            title = str(info.title or "") if info else ""
+        elif suffix == ".docx":
+            import docx
+
+            title = docx.Document(io.BytesIO(data)).core_properties.title or ""
+    except Exception:  # damaged metadata: the text itself still names the document
+        return ""
+    title = " ".join(title.split())
+    letters = sum(c.isalpha() for c in title)
+    return title[:TITLE_CHARS] if letters >= 3 and not JUNK_TITLE.search(title) else ""
+
+
+def first_line(text: str) -> str:
+    """The document's first line of text, as extracted (before cleaning joins a title to the
+    paragraph under it), shortened at a word if long; page numbers and banners are passed over.
+
+    >>> first_line("\\n 12 \\nThe Belt and Road\\nInitiative in Central Asia begins here.")
+    'The Belt and Road'
+    """
+    from assistant.ingest.clean import is_boilerplate
+
+    for line in text.splitlines():
+        line = " ".join(line.split())
+        if sum(c.isalpha() for c in line) < 3 or is_boilerplate(line):
+            continue
+        if len(line) <= TITLE_CHARS:
+            return line
+        return line[:TITLE_CHARS].rsplit(" ", 1)[0].rstrip(",;:–—-") + "…"
+    return ""
 
 
 def iter_files(folder: Path, max_bytes: int) -> Iterator[RawFile | Skipped]:

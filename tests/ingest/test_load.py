@@ -9,13 +9,16 @@ import docx
 import pytest
 
 from assistant import Assistant, CorpusError
+from assistant.indexer import to_document
 from assistant.ingest.load import RawFile, Skipped, extract_text, iter_files
 from tests.conftest import default_settings
 
 
-def _pdf(text: str) -> bytes:
-    """A one-page PDF with ``text`` (ASCII), written by hand so the test needs no PDF writer."""
-    stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
+def _pdf(text: str, title: str | None = None) -> bytes:
+    """A one-page PDF with ``text`` (ASCII, one line per line), written by hand so the test
+    needs no PDF writer; ``title`` goes into its metadata."""
+    lines = " 0 -14 Td ".join(f"({line}) Tj" for line in text.splitlines())
+    stream = f"BT /F1 12 Tf 72 720 Td {lines} ET".encode()
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
@@ -26,6 +29,8 @@ def _pdf(text: str) -> bytes:
         + b"\nendstream",
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
     ]
+    if title is not None:
+        objects.append(b"<< /Title (%s) >>" % title.encode())
     out = bytearray(b"%PDF-1.4\n")
     offsets = []
     for i, body in enumerate(objects, 1):
@@ -34,7 +39,8 @@ def _pdf(text: str) -> bytes:
     xref = len(out)
     out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
     out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    info = b" /Info %d 0 R" % len(objects) if title is not None else b""
+    out += b"trailer\n<< /Size %d /Root 1 0 R%s >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, info, xref)
     return bytes(out)
 
 
@@ -58,6 +64,31 @@ def test_every_supported_format(tmp_path: Path):
     assert "Almaty" in got["c.html"].text and "var x" not in got["c.html"].text and "menu" not in got["c.html"].text
     assert "PDF about Aktau port" in got["d.pdf"].text
     assert "Shymkent" in got["e.docx"].text
+
+
+PDF_PAGE = """7
+Digital corridors of Central Asia
+Aigerim Bekova, Astana
+The digital corridors of Central Asia connect the railway hubs of Kazakhstan with ports on the
+Caspian Sea and with the border crossing at Khorgos, where containers change gauge.
+"""
+
+
+def test_a_pdf_is_titled_by_its_first_line_not_a_later_one(tmp_path: Path):
+    # Cleaning joins the unpunctuated title line to the lines under it, into one paragraph too
+    # long to be a title; the title used to come out as a later line ("Caspian Sea and ...").
+    (tmp_path / "paper.pdf").write_bytes(_pdf(PDF_PAGE))
+    [raw] = list(iter_files(tmp_path, 10_000_000))
+    assert isinstance(raw, RawFile)
+    assert to_document(raw, 0.8).title == "Digital corridors of Central Asia"
+
+
+def test_a_pdf_title_from_its_metadata_unless_a_placeholder(tmp_path: Path):
+    (tmp_path / "a.pdf").write_bytes(_pdf(PDF_PAGE, title="Corridors, not walls: Kazakhstan"))
+    (tmp_path / "b.pdf").write_bytes(_pdf(PDF_PAGE, title="Microsoft Word - draft3.docx"))
+    got = {f.source: f for f in iter_files(tmp_path, 10_000_000)}
+    assert got["a.pdf"].title == "Corridors, not walls: Kazakhstan"
+    assert got["b.pdf"].title == "Digital corridors of Central Asia"
 
 
 def test_non_utf8_text_is_decoded_with_a_warning(tmp_path: Path):
