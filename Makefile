@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e '.[ui,llm,eval,dev]'
+	$(BIN)/python -m pip install -q -e '.[ui,llm,eval,dev,milvus]'
 	touch $(STAMP)
 
 run: setup                ## set up, index the default corpus, open the chat at http://127.0.0.1:7860

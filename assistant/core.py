@@ -151,13 +151,15 @@ class Assistant:
             if self._retriever is not None:
                 return self._retriever
             try:
-                saved = store.load(self.index_dir)
+                saved = store.load(self.index_dir, indexer.milvus_token(self.settings))
             except IndexCorruptError as exc:
                 log.warning("index in %s unusable (%s): rebuilding from the corpus", self.index_dir, exc)
                 saved = None
             fingerprint = saved.manifest.get("model", {}).get("fingerprint") if saved else None
             if saved is not None and fingerprint == self.embedder.fingerprint:
-                if not self.corpus_dir.is_dir():
+                if not indexer.store_matches(saved, self.settings):
+                    pass  # vectors kept elsewhere than the settings say: the sync below moves them
+                elif not self.corpus_dir.is_dir():
                     log.warning("corpus folder %s is missing: answering from the index", self.corpus_dir)
                     self._use(saved)
                 elif indexer.corpus_unchanged(self.corpus_dir, saved, self.settings):

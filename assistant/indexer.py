@@ -171,7 +171,7 @@ def _sync(corpus_dir: Path, index_dir: Path, embedder: Embedder, settings: Setti
         previous, reason = None, ""
         if not force:
             try:
-                previous = store.load(index_dir)
+                previous = store.load(index_dir, milvus_token(settings))
             except IndexCorruptError as exc:
                 reason = f"previous index unusable ({exc}): rebuilt from the corpus"
                 log.warning("%s", reason)
@@ -232,7 +232,8 @@ def _sync(corpus_dir: Path, index_dir: Path, embedder: Embedder, settings: Setti
             "skipped_hashes": {s.source: _hash_or_empty(corpus_dir / s.source) for s in skipped},
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
-        saved = store.save(index_dir, manifest, passages, documents, vectors, sentences, sentence_vectors)
+        saved = store.save(index_dir, manifest, passages, documents, vectors, sentences, sentence_vectors,
+                           milvus=milvus_target(settings))
 
     added = tuple(s for s in documents if s not in old_docs)
     changed = tuple(s for s in documents if s in old_docs and documents[s] is not old_docs[s])
@@ -253,10 +254,30 @@ def _sync(corpus_dir: Path, index_dir: Path, embedder: Embedder, settings: Setti
     return saved, report
 
 
+def milvus_token(settings: Settings) -> str:
+    return settings.milvus_token.get_secret_value() if settings.milvus_token is not None else ""
+
+
+def milvus_target(settings: Settings) -> store.MilvusTarget | None:
+    """Where the vectors go: ``None`` for FAISS files in the generation, else a Milvus collection."""
+    if settings.vector_store != "milvus":
+        return None
+    return store.MilvusTarget(settings.milvus_address(), settings.milvus_collection, milvus_token(settings))
+
+
+def store_matches(index: store.StoredIndex, settings: Settings) -> bool:
+    """Whether the index keeps its vectors where the settings say (else the next sync moves them)."""
+    meta = index.manifest.get("vectors", {})
+    if settings.vector_store != "milvus":
+        return meta.get("kind") != "milvus"
+    return meta.get("kind") == "milvus" and meta.get("uri") == settings.milvus_address() \
+        and meta.get("collection") == settings.milvus_collection
+
+
 def corpus_unchanged(corpus_dir: Path, index: store.StoredIndex, settings: Settings) -> bool:
     """Whether the index still matches the corpus folder: same chunking, same corpus manifest,
     and every file (indexed or skipped last time) with the same content hash."""
-    if index.manifest.get("chunking") != chunking_config(settings):
+    if index.manifest.get("chunking") != chunking_config(settings) or not store_matches(index, settings):
         return False
     try:
         files = list_files(corpus_dir)

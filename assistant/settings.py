@@ -157,6 +157,17 @@ class Settings(BaseSettings):
     ui_concurrency: int = Field(4, ge=1, le=64)
     max_upload_mb: float = Field(20.0, gt=0, le=1024)
 
+    # Where the passage vectors live (passages, documents and BM25 stay in the index folder)
+    vector_store: Literal["faiss", "milvus"] = Field(
+        "faiss", description="faiss: in the index folder (exact or IVF by size); milvus: a Milvus collection"
+    )
+    milvus_uri: str | None = Field(
+        None, description="A file path runs Milvus Lite; http(s)://host:19530 a Milvus server or cluster "
+        "(unset: milvus.db in the index folder)"
+    )
+    milvus_token: SecretStr | None = Field(None, description="user:password or API key of a Milvus server")
+    milvus_collection: str = Field("assistant_passages", description="The Milvus collection of this index")
+
     # Corpus limits
     max_file_mb: float = Field(50.0, gt=0)
 
@@ -164,6 +175,28 @@ class Settings(BaseSettings):
     @classmethod
     def _expand(cls, v: Path) -> Path:
         return v.expanduser()
+
+    @field_validator("milvus_uri", mode="after")
+    @classmethod
+    def _milvus_uri(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        if not v.strip():
+            raise ValueError("must be a file path or an http(s):// address")
+        if "://" in v and not re.fullmatch(r"(https?|tcp|grpc)://[^\s/]+(:\d+)?/?\S*", v):
+            raise ValueError(f"{v!r} is not an http(s):// address of a Milvus server")
+        return v if "://" in v else str(Path(v).expanduser())
+
+    @field_validator("milvus_collection", mode="after")
+    @classmethod
+    def _collection(cls, v: str) -> str:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,254}", v):
+            raise ValueError(f"{v!r} is not a Milvus collection name (letters, digits, _; not starting with a digit)")
+        return v
+
+    def milvus_address(self) -> str:
+        """Where the Milvus collection lives: ``milvus_uri``, or Milvus Lite's file in the index folder."""
+        return self.milvus_uri or str(self.index_dir / "milvus.db")
 
     @field_validator("ui_auth", mode="after")
     @classmethod

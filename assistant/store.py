@@ -6,7 +6,9 @@ Layout of the index folder::
     gen-<id>/manifest.json   what built it: format, model, chunking, corpus fingerprint, checksums
     gen-<id>/passages.json   passages, in vector order
     gen-<id>/documents.json  cleaned documents (text and offset map) by source
-    gen-<id>/vectors.faiss   FAISS inner-product index over unit vectors
+    gen-<id>/vectors.faiss   FAISS inner-product index over unit vectors (exact or IVF-SQ8, by size:
+                             ``assistant.vectors``; the manifest's ``vectors`` records which)
+    gen-<id>/passage_vectors.npy  the passages' unit vectors, full precision (memory-mapped)
     gen-<id>/sentences.json  each passage's sentence spans (offsets into the passage text)
     gen-<id>/sentence_vectors.npy  one unit vector per sentence, in passage order (memory-mapped)
     vectors.sqlite           vectors by content hash, shared by the generations (``embed.cache``)
@@ -36,10 +38,26 @@ import numpy as np
 from assistant.errors import IndexCorruptError
 from assistant.ingest.load import file_sha256
 from assistant.records import Document, Passage
+from assistant.vectors import FaissVectors, VectorIndex, write_faiss
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 CURRENT = "CURRENT"
-FILES = ("passages.json", "documents.json", "vectors.faiss", "sentences.json", "sentence_vectors.npy")
+BASE_FILES = ("passages.json", "documents.json", "sentences.json", "sentence_vectors.npy")
+FAISS_FILES = ("vectors.faiss", "passage_vectors.npy")
+FILES = BASE_FILES + FAISS_FILES  # a FAISS generation; a Milvus one has BASE_FILES only
+
+
+@dataclass(frozen=True)
+class MilvusTarget:
+    """Where a build puts the passage vectors when ``vector_store = "milvus"``."""
+
+    uri: str
+    collection: str
+    token: str = ""
+
+
+def files_of(manifest: dict[str, Any]) -> tuple[str, ...]:
+    return BASE_FILES if manifest.get("vectors", {}).get("kind") == "milvus" else FILES
 
 
 @dataclass
@@ -50,13 +68,12 @@ class StoredIndex:
     manifest: dict[str, Any]
     passages: list[Passage]
     documents: dict[str, Document]
-    vectors: Any  # faiss.Index
+    vectors: VectorIndex
     sentences: list[list[tuple[int, int]]]  # per passage row: sentence spans in the passage text
     sentence_vectors: np.ndarray  # (sentences, dim), rows in passage order
 
     def __post_init__(self) -> None:
         self._rows = {p.id: i for i, p in enumerate(self.passages)}
-        self._matrix: np.ndarray | None = None
         self._sentence_start = np.concatenate([[0], np.cumsum([len(s) for s in self.sentences])]).astype(np.int64)
 
     def sentences_of(self, row: int) -> tuple[list[tuple[int, int]], np.ndarray]:
@@ -71,33 +88,14 @@ class StoredIndex:
     def row_of(self, passage_id: str) -> int | None:
         return self._rows.get(passage_id)
 
-    def vector_matrix(self) -> np.ndarray:
-        if self._matrix is None:
-            n = self.vectors.ntotal
-            self._matrix = (np.zeros((0, self.vectors.d), dtype=np.float32) if n == 0
-                            else np.asarray(self.vectors.reconstruct_n(0, n), dtype=np.float32))
-        return self._matrix
-
     def vectors_of(self, rows: Sequence[int]) -> np.ndarray:
-        """The stored vectors of the given passage rows."""
-        return self.vector_matrix()[np.asarray(rows, dtype=np.int64)]
+        """The stored vectors of the given passage rows (only those are read)."""
+        return self.vectors.vectors_of(rows)
 
     def search_vectors(self, vector: np.ndarray, depth: int,
                        keep: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """FAISS's ``depth`` nearest rows to ``vector`` (inner product), restricted to ``keep``."""
-        import faiss
-
-        depth = min(depth, self.size)
-        params = None
-        if keep is not None:
-            allowed = np.flatnonzero(keep).astype(np.int64)
-            if not len(allowed):
-                return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))  # type: ignore[call-arg]
-        scores, rows = self.vectors.search(np.ascontiguousarray(vector[None, :], dtype=np.float32), depth,
-                                           params=params)
-        found = rows[0] >= 0
-        return rows[0][found].astype(np.int64), scores[0][found].astype(np.float32)
+        """The ``depth`` nearest rows to ``vector`` (inner product), restricted to ``keep``."""
+        return self.vectors.search(vector, depth, keep)
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -143,7 +141,7 @@ def current_generation(index_dir: Path) -> Path | None:
     return index_dir / name
 
 
-def load(index_dir: Path) -> StoredIndex | None:
+def load(index_dir: Path, milvus_token: str = "") -> StoredIndex | None:
     """The live generation, verified; ``None`` when no index was ever built.
 
     Raises :class:`IndexCorruptError` (with the reason) for anything truncated, foreign or
@@ -154,17 +152,15 @@ def load(index_dir: Path) -> StoredIndex | None:
     if gen is None:
         return None
     try:
-        return _load(gen)
+        return _load(gen, milvus_token)
     except IndexCorruptError:
         now = current_generation(index_dir)
         if now is None or now == gen:
             raise
-        return _load(now)
+        return _load(now, milvus_token)
 
 
-def _load(gen: Path) -> StoredIndex:
-    import faiss
-
+def _load(gen: Path, milvus_token: str = "") -> StoredIndex:
     try:
         manifest = json.loads((gen / "manifest.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -173,7 +169,7 @@ def _load(gen: Path) -> StoredIndex:
             or not isinstance(manifest.get("model"), dict) or manifest.get("format_version") != FORMAT_VERSION:
         found = manifest.get("format_version") if isinstance(manifest, dict) else None
         raise IndexCorruptError(f"index format {found!r} is not {FORMAT_VERSION}")
-    for name in FILES:
+    for name in files_of(manifest):
         path = gen / name
         if not path.is_file() or file_sha256(path) != manifest.get("checksums", {}).get(name):
             raise IndexCorruptError(f"index file {name} is missing or does not match its checksum")
@@ -184,17 +180,34 @@ def _load(gen: Path) -> StoredIndex:
             d["spans"] = tuple(tuple(s) for s in d.get("spans", ()))
             d["warnings"] = tuple(d.get("warnings", ()))
             documents[source] = Document(**d)
-        vectors = faiss.read_index(str(gen / "vectors.faiss"))
+        faiss_vectors = None if manifest.get("vectors", {}).get("kind") == "milvus" \
+            else FaissVectors.open(gen, manifest.get("vectors", {"kind": "flat"}))
         sentences = [[(int(a), int(b)) for a, b in spans]
                      for spans in json.loads((gen / "sentences.json").read_text(encoding="utf-8"))]
         sentence_vectors = np.load(gen / "sentence_vectors.npy", mmap_mode="r", allow_pickle=False)
     except (OSError, ValueError, TypeError, AttributeError, RuntimeError) as exc:
         raise IndexCorruptError(f"index files unreadable ({type(exc).__name__}: {exc})") from exc
     dim = manifest.get("model", {}).get("dimension")
-    if vectors.ntotal != len(passages) or vectors.d != dim or len(sentences) != len(passages) \
-            or sentence_vectors.shape != (sum(len(s) for s in sentences), dim):
+    if (faiss_vectors is not None and (faiss_vectors.size != len(passages) or faiss_vectors.dimension != dim
+                                       or faiss_vectors.matrix.shape != (len(passages), dim))) \
+            or len(sentences) != len(passages) or sentence_vectors.shape != (sum(len(s) for s in sentences), dim):
         raise IndexCorruptError("index vectors do not match its passages or its model")
-    return StoredIndex(gen, manifest, passages, documents, vectors, sentences, sentence_vectors)
+    saved = StoredIndex(gen, manifest, passages, documents, faiss_vectors, sentences,  # type: ignore[arg-type]
+                        sentence_vectors)
+    if faiss_vectors is None:
+        saved.vectors = _open_milvus(saved, milvus_token)
+    return saved
+
+
+def _open_milvus(saved: StoredIndex, token: str) -> VectorIndex:
+    try:
+        from assistant.milvus import MilvusVectors
+    except ImportError as exc:
+        raise IndexCorruptError("index keeps its vectors in Milvus, but pymilvus is not installed "
+                                "(pip install 'assistant[milvus]')") from exc
+    model = saved.manifest["model"]
+    return MilvusVectors(saved.manifest["vectors"], str(model.get("fingerprint")), int(model["dimension"]),
+                         [p.id for p in saved.passages], saved.row_of, token)
 
 
 def save(
@@ -205,10 +218,12 @@ def save(
     vectors: np.ndarray,
     sentences: list[list[tuple[int, int]]],
     sentence_vectors: np.ndarray,
+    milvus: MilvusTarget | None = None,
 ) -> StoredIndex:
-    """Write a new generation and make it live; old generations are removed afterwards."""
-    import faiss
+    """Write a new generation and make it live; old generations are removed afterwards.
 
+    With ``milvus``, the passage vectors go to that Milvus collection instead of FAISS files:
+    what it lacks is inserted before the switch, what no passage needs any more is deleted after."""
     index_dir.mkdir(parents=True, exist_ok=True)
     try:
         previous = current_generation(index_dir)
@@ -221,10 +236,15 @@ def save(
         _write_json(tmp / "passages.json", [p.to_dict() for p in passages])
         _write_json(tmp / "documents.json", {s: asdict(d) for s, d in documents.items()})
         dim = int(manifest["model"]["dimension"])
-        flat = faiss.IndexFlatIP(dim)
-        if len(vectors):
-            flat.add(np.ascontiguousarray(vectors, dtype=np.float32))
-        faiss.write_index(flat, str(tmp / "vectors.faiss"))
+        stale: set[str] = set()
+        if milvus is None:
+            vector_meta = write_faiss(tmp, vectors, dim)
+        else:
+            from assistant import milvus as mv
+
+            vector_meta, stale = mv.sync(milvus.uri, milvus.collection, str(manifest["model"]["fingerprint"]), dim,
+                                         [p.id for p in passages], [p.source for p in passages],
+                                         np.asarray(vectors, dtype=np.float32), milvus.token)
         _write_json(tmp / "sentences.json", sentences)
         with (tmp / "sentence_vectors.npy").open("wb") as fh:
             np.save(fh, np.ascontiguousarray(sentence_vectors, dtype=np.float32), allow_pickle=False)
@@ -233,7 +253,8 @@ def save(
         manifest = {
             **manifest,
             "format_version": FORMAT_VERSION,
-            "checksums": {name: file_sha256(tmp / name) for name in FILES},
+            "vectors": vector_meta,
+            "checksums": {name: file_sha256(tmp / name) for name in files_of({"vectors": vector_meta})},
         }
         _write_json(tmp / "manifest.json", manifest)
         os.replace(tmp, gen)
@@ -242,8 +263,16 @@ def save(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     _remove_old(index_dir, keep={gen.name, *([previous.name] if previous else [])})
-    return StoredIndex(gen, manifest, passages, documents, flat, sentences,
-                       np.asarray(sentence_vectors, dtype=np.float32))
+    saved = StoredIndex(gen, manifest, passages, documents, None, sentences,  # type: ignore[arg-type]
+                        np.asarray(sentence_vectors, dtype=np.float32))
+    if milvus is None:
+        saved.vectors = FaissVectors.open(gen, vector_meta)
+    else:
+        from assistant import milvus as mv
+
+        mv.delete(milvus.uri, milvus.collection, stale, milvus.token)
+        saved.vectors = _open_milvus(saved, milvus.token)
+    return saved
 
 
 def _remove_old(index_dir: Path, keep: set[str]) -> None:

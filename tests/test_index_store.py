@@ -134,7 +134,8 @@ def test_index_built_by_another_model_is_rebuilt_not_mixed(built: Assistant):
 def test_index_files_are_json_and_faiss_never_pickle(built: Assistant):
     gen = store.current_generation(built.index_dir)
     names = sorted(p.name for p in gen.iterdir())
-    assert names == ["documents.json", "manifest.json", "passages.json", "sentence_vectors.npy", "sentences.json",
+    assert names == ["documents.json", "manifest.json", "passage_vectors.npy", "passages.json", "sentence_vectors.npy",
+                     "sentences.json",
                      "vectors.faiss"]
     manifest = json.loads((gen / "manifest.json").read_text())
     assert manifest["model"]["name"] == "multilingual-e5-small"

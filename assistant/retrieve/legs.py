@@ -54,6 +54,9 @@ class DenseLeg:
         self.samples = {lang: rows[:: max(1, len(rows) // self.SAMPLE)][: self.SAMPLE]
                         for lang in set(languages.tolist())
                         for rows in [np.flatnonzero(languages == lang)]} if self.calibrate else {}
+        # read once: the sample is fixed, so no question reads stored vectors beyond its candidates
+        self.sample_vectors = {lang: np.asarray(index.vectors_of(rows), dtype=np.float32)
+                               for lang, rows in self.samples.items()}
 
     def rank(self, query: Query, depth: int, keep: np.ndarray | None = None) -> Ranking:
         if query.vector is None or not self.index.size:
@@ -65,8 +68,7 @@ class DenseLeg:
         more, more_scores = self.index.search_vectors(query.vector, depth, other if keep is None else other & keep)
         found = dict(zip(more.tolist(), more_scores.tolist(), strict=True))
         found.update(zip(rows.tolist(), scores.tolist(), strict=True))
-        centre = {lang: float(np.median(self.index.vectors_of(sample) @ query.vector))
-                  for lang, sample in self.samples.items()}
+        centre = {lang: float(np.median(sample @ query.vector)) for lang, sample in self.sample_vectors.items()}
         merged = np.array(list(found), dtype=np.int64)
         calibrated = np.array([found[r] - centre[self.languages[r]] for r in merged.tolist()], dtype=np.float32)
         order = np.lexsort((merged, -calibrated))[:depth]
