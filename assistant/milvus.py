@@ -70,6 +70,10 @@ def close(uri: str) -> None:
         found = _clients.pop(uri, None)
     if found is not None:
         found.close()
+    if is_lite(uri):  # the embedded engine outlives its clients: stop it, which unlocks the file
+        from milvus_lite.server_manager import server_manager_instance
+
+        server_manager_instance.release_server(uri)
 
 
 def index_params(uri: str) -> dict[str, Any]:
@@ -123,6 +127,7 @@ def sync(uri: str, name: str, fingerprint: str, dim: int, ids: Sequence[str], so
                 c.drop_collection(name)
         if not c.has_collection(name):
             _create(c, name, dim, fingerprint, uri)
+        c.load_collection(name)
         have = stored_ids(c, name)
         todo = [i for i, pid in enumerate(ids) if pid not in have]
         for a in range(0, len(todo), BATCH):
@@ -168,6 +173,8 @@ class MilvusVectors:
             exists = self.client.has_collection(self.name)
             found = self.client.describe_collection(self.name).get("properties", {}).get(FINGERPRINT) \
                 if exists else None
+            if found == f"{fingerprint}|{dim}":
+                self.client.load_collection(self.name)  # a restarted engine starts with it released
         except MilvusException as exc:
             raise IndexCorruptError(f"Milvus collection {self.name} at {self.uri} unreadable: {exc.message}") from exc
         if found != f"{fingerprint}|{dim}":
