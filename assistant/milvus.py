@@ -8,11 +8,13 @@ vectors stay in the local generation folder, so answers and citations are the sa
 store serves the vectors.
 
 BM25 stays local (``assistant.lexical``), and Milvus serves only the dense leg. Milvus's own full
-text search (BM25 over its analyzers) could hold the sparse side too, but this product's lexical
-leg is more than BM25 over one analyzer: Snowball stems chosen per word by script (Latin names
-inside Russian text stay English), cross-script transliteration keys (``Khorgos`` ↔ ``Хоргоса``)
-and dictionary-translated queries scored per concept. Milvus Lite (the engine the tests run) has
-no full-text analyzers, so whether Milvus's Russian analyzer would match our stems was not
+text search (BM25 over its analyzers) could hold the sparse side, but this product's lexical leg
+is more than BM25 over one analyzer: Snowball stems chosen per word by script (Latin names inside
+Russian text stay English), cross-script transliteration keys (``Khorgos`` ↔ ``Хоргоса``) and
+dictionary-translated queries scored per concept. Measured on Milvus Lite 3.2 (the engine the
+tests run): its BM25 tokenizes without stemming — ``Хоргос`` does not find ``Хоргоса``,
+``investment`` does not find ``invested`` — and a ``stemmer`` filter in ``analyzer_params`` is
+accepted but changes nothing. A Milvus server's analyzers (which do have a stemmer filter) were not
 measured here.
 
 Updates are incremental: a sync inserts only the passages the collection lacks, and deletes the
