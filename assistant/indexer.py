@@ -8,9 +8,12 @@ one document embeds only that document's new passages.
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
 import sqlite3
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -113,38 +116,60 @@ def _embed_all(passages: list[Passage], sentences: list[list[tuple[int, int]]], 
 
 def _read_corpus(
     folder: Path, previous: store.StoredIndex | None, settings: Settings
-) -> tuple[list[Document], list[Skipped]]:
-    """Documents of ``folder``; unchanged files reuse the previous index's cleaned text."""
+) -> tuple[list[Document], list[Skipped], set[str]]:
+    """Documents of ``folder``, and the sources whose previous cleaned text (and passages) were
+    reused because their file did not change. New and changed files are parsed in parallel."""
     manifest = read_manifest(folder)
     known = previous.documents if previous else {}
     reuse_clean = previous is not None and previous.manifest.get("chunking") == chunking_config(settings)
-    docs: list[Document] = []
-    skipped: list[Skipped] = []
+    slots: list[Document | Skipped | None] = []
+    reused: set[str] = set()
+    todo: list[tuple[int, str, bytes, dict]] = []
     max_bytes = int(settings.max_file_mb * 1_000_000)
     for path in list_files(folder):
         got = read_bytes(path, folder, max_bytes)
         if isinstance(got, Skipped):
-            skipped.append(got)
+            slots.append(got)
             continue
         source, data = got
         meta = manifest.get(source, {})
-        old = known.get(source)
-        if (reuse_clean and old is not None and old.content_hash == file_hash(data)
-                and old.title == (meta.get("title") or old.title)):
-            docs.append(old)
+        old = known.get(source) if reuse_clean else None
+        if old is not None and old.content_hash == file_hash(data) and old.title == (meta.get("title") or old.title):
+            slots.append(old)
+            reused.add(source)
             continue
-        raw = parse(source, data, meta)
-        if isinstance(raw, Skipped):
-            skipped.append(raw)
-            continue
-        doc = to_document(raw, settings.clean_repeat_threshold)
-        if not doc.text.strip():
-            skipped.append(Skipped(source, "holds nothing but boilerplate"))
-            continue
-        docs.append(doc)
+        todo.append((len(slots), source, data, meta))
+        slots.append(None)
+    workers = min(len(todo), os.cpu_count() or 1)
+    if workers > 1 and sum(len(d) for _, _, d, _ in todo) > PARALLEL_BYTES:
+        # parsing and cleaning are pure Python: processes, not threads, use the other cores
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            results = list(pool.map(_parse_one, [(s, d, m, settings.clean_repeat_threshold) for _, s, d, m in todo],
+                                    chunksize=max(1, len(todo) // (workers * 8))))
+    else:
+        results = [_parse_one((s, d, m, settings.clean_repeat_threshold)) for _, s, d, m in todo]
+    for (slot, _, _, _), result in zip(todo, results, strict=True):
+        slots[slot] = result
+    docs = [d for d in slots if isinstance(d, Document)]
+    skipped = [d for d in slots if isinstance(d, Skipped)]
     for s in skipped:
         log.warning("skipped %s: %s", s.source, s.reason)
-    return docs, skipped
+    return docs, skipped, reused
+
+
+PARALLEL_BYTES = 2_000_000  # below this, starting worker processes costs more than it saves
+
+
+def _parse_one(job: tuple[str, bytes, dict, float]) -> Document | Skipped:
+    """One file, parsed and cleaned (runs in a worker process for large folders)."""
+    source, data, meta, threshold = job
+    raw = parse(source, data, meta)
+    if isinstance(raw, Skipped):
+        return raw
+    doc = to_document(raw, threshold)
+    if not doc.text.strip():
+        return Skipped(source, "holds nothing but boilerplate")
+    return doc
 
 
 def sync(
@@ -184,20 +209,21 @@ def _sync(corpus_dir: Path, index_dir: Path, embedder: Embedder, settings: Setti
             log.warning("%s", reason)
             previous = None
 
-        docs, skipped = _read_corpus(corpus_dir, previous, settings)
+        docs, skipped, reused_docs = _read_corpus(corpus_dir, previous, settings)
         if not docs:
             detail = f" ({len(skipped)} file(s) skipped: {skipped[0].source}: {skipped[0].reason})" if skipped else ""
             raise CorpusError(f"corpus folder {corpus_dir} has no readable .txt/.md/.pdf/.docx/.html files{detail}")
 
-        old_docs = previous.documents if previous else {}
+        old_sources = set(previous.documents) if previous else set()
         old_passages: dict[str, list[Passage]] = {}
         if previous is not None:
             for p in previous.passages:
-                old_passages.setdefault(p.source, []).append(p)
+                if p.source in reused_docs:
+                    old_passages.setdefault(p.source, []).append(p)
 
         passages: list[Passage] = []
         for doc in docs:
-            same = old_docs.get(doc.source) is doc  # reused object: unchanged file, same chunking
+            same = doc.source in reused_docs  # unchanged file, same chunking
             passages.extend(old_passages.get(doc.source, []) if same else
                             chunk_document(doc, settings.chunk_size, settings.chunk_overlap))
         sentences = [split_sentences(p.text) for p in passages]
@@ -235,9 +261,9 @@ def _sync(corpus_dir: Path, index_dir: Path, embedder: Embedder, settings: Setti
         saved = store.save(index_dir, manifest, passages, documents, vectors, sentences, sentence_vectors,
                            milvus=milvus_target(settings))
 
-    added = tuple(s for s in documents if s not in old_docs)
-    changed = tuple(s for s in documents if s in old_docs and documents[s] is not old_docs[s])
-    removed = tuple(s for s in old_docs if s not in documents)
+    added = tuple(s for s in documents if s not in old_sources)
+    changed = tuple(s for s in documents if s in old_sources and s not in reused_docs)
+    removed = tuple(s for s in sorted(old_sources) if s not in documents)
     report = IndexReport(
         documents=len(docs),
         passages=len(passages),

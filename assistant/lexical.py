@@ -14,11 +14,12 @@ an English-only embedding model. Numbers are normalised (``2,6`` and ``2.6`` are
 
 from __future__ import annotations
 
+import json
 import math
 import re
-from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import bm25s
@@ -87,27 +88,127 @@ def analyze(text: str) -> list[str]:
     return out
 
 
-class LexicalIndex:
-    """BM25 (bm25s, Lucene variant) over analysed passages, plus term IDF for other stages."""
+class Idf(Mapping[str, float]):
+    """IDF of every index term, read off the BM25 index itself: a term's document frequency is
+    the length of its posting list (bm25s keeps one column per term), so nothing is stored twice
+    and nothing is rebuilt at load."""
 
-    def __init__(self, texts: Sequence[str]) -> None:
-        tokens = [analyze(t) or ["\u2205"] for t in texts]
-        self.size = len(tokens)
+    def __init__(self, vocab: Mapping[str, int], indptr: np.ndarray, size: int) -> None:
+        self.vocab = vocab
+        self.indptr = indptr
+        self.n = max(size, 1)
+
+    def df(self, term: str) -> int:
+        i = self.vocab.get(term)
+        return 0 if i is None or i + 1 >= len(self.indptr) else int(self.indptr[i + 1] - self.indptr[i])
+
+    def __getitem__(self, term: str) -> float:
+        c = self.df(term)
+        if not c:
+            raise KeyError(term)
+        return math.log(1 + (self.n - c + 0.5) / (c + 0.5))
+
+    def __contains__(self, term: object) -> bool:
+        return isinstance(term, str) and self.df(term) > 0
+
+    def __iter__(self) -> Iterator[str]:
+        return (t for t in self.vocab if self.df(t) > 0)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+class ScriptKeys:
+    """Cross-script key → the passage rows where a word of one script yields it, as CSR arrays
+    (sorted keys, offsets, rows): compact, saved as .npy, and read memory-mapped."""
+
+    def __init__(self, keys: Sequence[str], indptr: np.ndarray, rows: np.ndarray) -> None:
+        self.keys = list(keys)
+        self.position = {k: i for i, k in enumerate(self.keys)}
+        self.indptr = indptr
+        self.rows = rows
+
+    @classmethod
+    def build(cls, found: Mapping[str, set[int]]) -> ScriptKeys:
+        keys = sorted(found)
+        sizes = np.array([len(found[k]) for k in keys], dtype=np.int64)
+        indptr = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        rows = np.fromiter((r for k in keys for r in sorted(found[k])), dtype=np.int64, count=int(indptr[-1]))
+        return cls(keys, indptr, rows)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.position
+
+    def get(self, key: str) -> np.ndarray:
+        i = self.position.get(key)
+        return np.zeros(0, dtype=np.int64) if i is None else np.asarray(self.rows[self.indptr[i] : self.indptr[i + 1]])
+
+
+class LexicalIndex:
+    """BM25 (bm25s, Lucene variant) over analysed passages, plus term IDF for other stages.
+
+    Built once per generation and saved with it (:meth:`save`); :meth:`open` reads it back with
+    its arrays memory-mapped, so opening an index never re-analyses its passages."""
+
+    LEXICAL_FILES = ("bm25/data.csc.index.npy", "bm25/indices.csc.index.npy", "bm25/indptr.csc.index.npy",
+                     "bm25/vocab.index.json", "bm25/params.index.json", "script_keys.json",
+                     "script_cyr_indptr.npy", "script_cyr_rows.npy", "script_lat_indptr.npy", "script_lat_rows.npy")
+
+    def __init__(self, texts: Sequence[str] | Iterable[str], size: int | None = None) -> None:
         self.bm25 = bm25s.BM25()
+        found: dict[bool, dict[str, set[int]]] = {True: {}, False: {}}
+        tokens: list[list[str]] = []
+        for row, text in enumerate(texts):
+            pairs = words(text)
+            toks: list[str] = []
+            for stem, key in pairs:
+                toks.append(stem)
+                if key != "~":
+                    toks.append(key)
+                    found[bool(CYRILLIC.search(stem))].setdefault(key, set()).add(row)
+            tokens.append(toks or ["\u2205"])
+        self.size = len(tokens)
         if tokens:
             self.bm25.index(tokens, show_progress=False)
-        df: Counter[str] = Counter()
-        for toks in tokens:
-            df.update(set(toks))
-        n = max(self.size, 1)
-        self.idf = {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
-        self.max_idf = math.log(1 + (n + 0.5) / 0.5)
+        del tokens
+        self._finish({c: ScriptKeys.build(found[c]) for c in (True, False)})
+
+    def _finish(self, by_script: dict[bool, ScriptKeys]) -> None:
+        vocab = getattr(self.bm25, "vocab_dict", None) or {}
+        indptr = self.bm25.scores["indptr"] if self.size else np.zeros(1, dtype=np.int64)
+        self.idf: Mapping[str, float] = Idf(vocab, indptr, self.size)
+        self.max_idf = math.log(1 + (max(self.size, 1) + 0.5) / 0.5)
         # key → passages where a word of each script yields it (for cross-script matching)
-        self.by_script: dict[bool, dict[str, set[int]]] = {True: {}, False: {}}
-        for row, text in enumerate(texts):
-            for stem, key in words(text):
-                if key != "~":
-                    self.by_script[bool(CYRILLIC.search(stem))].setdefault(key, set()).add(row)
+        self.by_script = by_script
+
+    def save(self, folder: Path) -> None:
+        """Write the index into ``folder`` (bm25s's own files, plus the cross-script keys)."""
+        folder.mkdir(parents=True, exist_ok=True)
+        if self.size:
+            self.bm25.save(str(folder / "bm25"), show_progress=False)
+        else:
+            (folder / "bm25").mkdir(exist_ok=True)
+        (folder / "script_keys.json").write_text(json.dumps(
+            {"size": self.size, "cyr": self.by_script[True].keys, "lat": self.by_script[False].keys},
+            ensure_ascii=False), encoding="utf-8")
+        for name, cyrillic in (("cyr", True), ("lat", False)):
+            np.save(folder / f"script_{name}_indptr.npy", self.by_script[cyrillic].indptr, allow_pickle=False)
+            np.save(folder / f"script_{name}_rows.npy", self.by_script[cyrillic].rows, allow_pickle=False)
+
+    @classmethod
+    def open(cls, folder: Path) -> LexicalIndex:
+        """A saved index, its posting lists memory-mapped (bm25s ``load(mmap=True)``)."""
+        self = cls.__new__(cls)
+        meta = json.loads((folder / "script_keys.json").read_text(encoding="utf-8"))
+        self.size = int(meta["size"])
+        self.bm25 = bm25s.BM25.load(str(folder / "bm25"), mmap=True, show_progress=False) if self.size \
+            else bm25s.BM25()
+        keys = {}
+        for name, cyrillic in (("cyr", True), ("lat", False)):
+            keys[cyrillic] = ScriptKeys(meta[name], np.load(folder / f"script_{name}_indptr.npy", mmap_mode="r"),
+                                        np.load(folder / f"script_{name}_rows.npy", mmap_mode="r"))
+        self._finish(keys)
+        return self
 
     def weight(self, term: str) -> float:
         """IDF of ``term``; unseen terms weigh the most (they are the most specific)."""
@@ -150,10 +251,10 @@ class LexicalIndex:
             cyrillic = bool(CYRILLIC.search(stem))
             if key in self.by_script[cyrillic]:
                 continue  # the name is in the corpus in its own script: BM25 finds it there
-            rows = self.by_script[not cyrillic].get(key, set())
-            if not rows or len(rows) > limit:
+            rows = self.by_script[not cyrillic].get(key)
+            if not len(rows) or len(rows) > limit:
                 continue
-            for row in rows:
+            for row in rows.tolist():
                 scores[row] = scores.get(row, 0.0) + self.weight(key)
         return sorted(scores.items(), key=lambda kv: -kv[1])[:k]
 

@@ -158,13 +158,14 @@ class MilvusVectors:
 
     kind = "milvus"
 
-    def __init__(self, meta: dict[str, Any], fingerprint: str, dim: int, ids: Sequence[str],
+    def __init__(self, meta: dict[str, Any], fingerprint: str, dim: int, size: int, id_of: Callable[[int], str],
                  row_of: Callable[[str], int | None], token: str = "") -> None:
         from pymilvus.exceptions import MilvusException
 
         self.meta = meta
         self.uri, self.name = str(meta["uri"]), str(meta["collection"])
-        self.ids = ids
+        self._size = size
+        self.id_of = id_of
         self.row_of = row_of
         self.dimension = dim
         try:
@@ -186,7 +187,7 @@ class MilvusVectors:
 
     @property
     def size(self) -> int:
-        return len(self.ids)
+        return self._size
 
     def _search(self, vector: np.ndarray, limit: int, expr: str) -> list[tuple[str, float]]:
         params = dict(self.search_params)
@@ -205,7 +206,7 @@ class MilvusVectors:
             if not len(allowed) or depth <= 0:
                 return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
             if len(allowed) <= ID_FILTER_LIMIT:  # a narrow mask (a user's own uploads) is pushed to Milvus
-                expr = f"id in {json.dumps([self.ids[r] for r in allowed.tolist()])}"
+                expr = f"id in {json.dumps([self.id_of(r) for r in allowed.tolist()])}"
         limit = depth
         while True:
             # entities no row maps to (written by a newer build, or awaiting deletion) are skipped,
@@ -222,9 +223,10 @@ class MilvusVectors:
         rows = [int(r) for r in rows]
         if not rows:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        wanted = sorted({self.ids[r] for r in rows})
+        ids = {r: self.id_of(r) for r in set(rows)}
+        wanted = sorted(set(ids.values()))
         found: dict[str, np.ndarray] = {}
         for a in range(0, len(wanted), BATCH):
             for e in self.client.get(self.name, ids=wanted[a : a + BATCH], output_fields=["vector"]):
                 found[e["id"]] = np.asarray(e["vector"], dtype=np.float32)
-        return np.stack([found[self.ids[r]] for r in rows])
+        return np.stack([found[ids[r]] for r in rows])

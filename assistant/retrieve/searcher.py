@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -42,13 +43,13 @@ class Retriever:
         self.index = index  # store.StoredIndex
         self.embedder = embedder
         self.options = options or SearchOptions()
-        self.passages: list[Passage] = index.passages
-        self.languages = np.array([p.language for p in self.passages]) if self.passages else np.zeros(0, dtype="<U2")
-        owners = {s: d.owner for s, d in index.documents.items()}
-        self.owners = np.array([owners.get(p.source, "") for p in self.passages], dtype=object)
-        self.private = bool(any(self.owners)) if len(self.owners) else False
+        # everything per row comes from the index as saved (arrays, BM25): nothing is re-read or rebuilt here
+        self.passages: Sequence[Passage] = index.passages
+        self.languages: np.ndarray = index.languages
+        self.owners: np.ndarray = index.owners
+        self.private = bool(index.manifest.get("owners"))
         self.policy: LanguagePolicy = policy_for(embedder.info, self.options, self.languages)
-        self.lexical = LexicalIndex([f"{p.section}\n{p.text}" if p.section else p.text for p in self.passages])
+        self.lexical: LexicalIndex = index.lexical
         self.lexicon = lexicon
         self.translator = Translator(lexicon, self.lexical.idf) if lexicon is not None and self.policy.translates \
             else None
