@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -188,3 +189,28 @@ def test_another_corpus_gets_its_own_index_beside_it(tmp_path: Path):
     assert bot.index().documents == 1
     explicit = Assistant(folder, tmp_path / "elsewhere", settings=default_settings())
     assert explicit.index_dir == tmp_path / "elsewhere"
+
+
+def test_large_folder_is_parsed_in_parallel_with_the_same_result(tmp_path: Path, monkeypatch):
+    from assistant import indexer
+
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(12):
+        (folder / f"note{i:02d}.md").write_text(f"# Note {i}\n\n" + f"Paragraph {i} about the port of Aktau. " * 40,
+                                                encoding="utf-8")
+    (folder / "broken.pdf").write_bytes(b"%PDF-1.4 not really")
+    settings = default_settings(corpus_dir=folder)
+    serial = indexer._read_corpus(folder, None, settings)
+    monkeypatch.setattr(indexer, "PARALLEL_BYTES", 0)  # a small folder, parsed as a large one would be
+    calls = {"n": 0}
+    real = indexer.ProcessPoolExecutor
+
+    def pool(*args, **kwargs):
+        calls["n"] += 1
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(indexer, "ProcessPoolExecutor", pool)
+    parallel = indexer._read_corpus(folder, None, settings)
+    assert calls["n"] == 1 or (os.cpu_count() or 1) == 1
+    assert parallel == serial and len(serial[0]) == 12 and [s.source for s in serial[1]] == ["broken.pdf"]
