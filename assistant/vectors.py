@@ -32,7 +32,9 @@ import numpy as np
 # 50k, 10.6 ms at 100k (linear); IVF-SQ8 with exact re-scoring 0.8, 2.5, 3.7 and 3.0 ms, recall@10
 # 0.985-1.0. The two cross near 40-50k.
 FLAT_LIMIT = 50_000
-NPROBE_SHARE = 1 / 48  # share of the inverted lists visited per query (recall ≥ 0.95 at 1M, measured)
+# share of the inverted lists visited per query. Measured at 100k synthetic passages
+# (benchmarks/scale.py): 1/48 of 1024 lists gave recall@10 0.92, 1/16 gave 0.965, both ~3.5 ms.
+NPROBE_SHARE = 1 / 16
 REFINE = 4  # ANN candidates per wanted row, re-scored exactly
 # One question is one vector: FAISS's OpenMP threads only add overhead there (measured: a flat
 # search of 10k rows took 16 ms with 2 threads on a busy 2-core machine, 0.4 ms with 1).

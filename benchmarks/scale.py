@@ -5,10 +5,10 @@
 Embedding a million passages with the real model would take days on 2 cores, so the corpus is
 synthesised, in a way meant not to flatter anything:
 
-* vectors: each passage's vector is a random mixture of three of the default corpus's real passage
-  and sentence vectors (embedded by the product's model), with the mixture of its document's topic,
-  plus Gaussian noise, normalised. So vectors cluster the way real ones do; uniform noise would
-  make every ANN index look bad and tune it wrongly;
+* vectors: each document gets a topic, one of the default corpus's real passage and sentence
+  vectors (embedded by the product's model); each of its passages is that vector plus half a random
+  mixture of two other real vectors, plus Gaussian noise, normalised. So passages cluster by topic
+  the way real ones do; uniform noise would make every ANN index look bad and tune it wrongly;
 * texts: Russian (60 %) and English documents of 20 passages, 80-160 words each, drawn from a
   Zipf-distributed vocabulary (exponent 1.07): every word of the default corpus in its language,
   ranked by its frequency there, followed by invented words (random syllables) for the long tail,
@@ -168,9 +168,9 @@ class Synth:
         return " ".join(out), spans
 
     def vectors(self, topic: np.ndarray, n: int, noise: float) -> np.ndarray:
-        pick = self.rng.integers(0, len(self.real), size=(n, 3))
-        w = self.rng.dirichlet(np.ones(3), size=n).astype(np.float32)
-        x = 0.5 * topic[None, :] + np.einsum("nk,nkd->nd", w, self.real[pick])
+        pick = self.rng.integers(0, len(self.real), size=(n, 2))
+        w = self.rng.dirichlet(np.ones(2), size=n).astype(np.float32)
+        x = topic[None, :] + 0.5 * np.einsum("nk,nkd->nd", w, self.real[pick])
         x += noise * self.rng.normal(size=x.shape).astype(np.float32) / np.sqrt(x.shape[1])
         return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
 
