@@ -93,14 +93,14 @@ class Idf(Mapping[str, float]):
     the length of its posting list (bm25s keeps one column per term), so nothing is stored twice
     and nothing is rebuilt at load."""
 
-    def __init__(self, vocab: Mapping[str, int], indptr: np.ndarray, size: int) -> None:
+    def __init__(self, vocab: Mapping[str, int], indptr: np.ndarray | Sequence[int], size: int) -> None:
         self.vocab = vocab
-        self.indptr = indptr
+        self.indptr = np.asarray(indptr, dtype=np.int64).tolist()  # one entry per term: small, read often
         self.n = max(size, 1)
 
     def df(self, term: str) -> int:
         i = self.vocab.get(term)
-        return 0 if i is None or i + 1 >= len(self.indptr) else int(self.indptr[i + 1] - self.indptr[i])
+        return 0 if i is None or i + 1 >= len(self.indptr) else self.indptr[i + 1] - self.indptr[i]
 
     def __getitem__(self, term: str) -> float:
         c = self.df(term)

@@ -36,6 +36,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -93,9 +94,12 @@ def _passage(row: tuple) -> Passage:
 class Passages(Sequence[Passage]):
     """The passages of a generation by row, read from SQLite when asked for."""
 
+    CACHE = 4096  # passages kept after a read (the candidates of recent questions)
+
     def __init__(self, rows: Rows, size: int) -> None:
         self.rows = rows
         self.size = size
+        self._cache: OrderedDict[int, Passage] = OrderedDict()
 
     def __len__(self) -> int:
         return self.size
@@ -106,10 +110,19 @@ class Passages(Sequence[Passage]):
         i = int(i)
         if i < 0:
             i += self.size
+        with self.rows.lock:
+            hit = self._cache.get(i)
+        if hit is not None:
+            return hit
         found = self.rows.all(f"SELECT {', '.join(PASSAGE_COLUMNS)} FROM passages WHERE row = ?", (i,))
         if not found:
             raise IndexError(i)
-        return _passage(found[0])
+        passage = _passage(found[0])
+        with self.rows.lock:
+            self._cache[i] = passage
+            while len(self._cache) > self.CACHE:
+                self._cache.popitem(last=False)
+        return passage
 
     def __iter__(self) -> Iterator[Passage]:
         step = 20_000

@@ -41,6 +41,7 @@ REFINE = 4  # ANN candidates per wanted row, re-scored exactly
 # Building (k-means, adding) uses every core.
 SEARCH_THREADS = 1
 MIN_REFINE = 100
+MMAP_ABOVE = 32 * 1024 * 1024
 VECTORS_FILE = "vectors.faiss"
 MATRIX_FILE = "passage_vectors.npy"
 
@@ -138,7 +139,11 @@ class FaissVectors:
             index = faiss.read_index(path)
         if meta.get("kind") == "ivf-sq8":
             faiss.extract_index_ivf(index).nprobe = int(meta.get("nprobe", 16))
-        matrix = np.load(folder / MATRIX_FILE, mmap_mode="r", allow_pickle=False)
+        matrix_path = folder / MATRIX_FILE
+        # memory-mapped when large (only the rows asked for are read); small ones are simply read,
+        # since indexing a memory map costs more per call than the few pages are worth
+        matrix = np.load(matrix_path, mmap_mode="r" if matrix_path.stat().st_size > MMAP_ABOVE else None,
+                         allow_pickle=False)
         return cls(index, matrix, meta)
 
     @property

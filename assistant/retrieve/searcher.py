@@ -29,6 +29,7 @@ from assistant.translate import Translator
 MODES = ("hybrid", "dense", "lexical")
 CONCEPT_CACHE = 512
 SENTENCE_MEMO = 20_000
+TERMS_MEMO = 20_000
 
 
 def jaccard(a: set[str], b: set[str]) -> float:
@@ -62,6 +63,7 @@ class Retriever:
         self.fusion = RRF(self.options.rrf_k) if self.policy.fusion == "rrf" else ConvexFusion()
         self._concepts: OrderedDict[str, tuple] = OrderedDict()
         self._sentence_memo: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._terms: OrderedDict[int, set[str]] = OrderedDict()
         self._lock = threading.Lock()
 
     @property
@@ -137,7 +139,7 @@ class Retriever:
         kept: list[int] = []
         terms: list[set[str]] = []
         for row in rows:
-            mine = set(analyze(self.passages[row].text))
+            mine = self._terms_of(row)
             if any(jaccard(mine, other) >= self.options.dedup_threshold for other in terms):
                 continue
             kept.append(row)
@@ -145,6 +147,18 @@ class Retriever:
             if len(kept) >= k:
                 break
         return kept
+
+    def _terms_of(self, row: int) -> set[str]:
+        """A passage's analysed terms, remembered: the same candidates come back question after question."""
+        with self._lock:
+            found = self._terms.get(row)
+        if found is None:
+            found = set(analyze(self.passages[row].text))
+            with self._lock:
+                self._terms[row] = found
+                while len(self._terms) > TERMS_MEMO:
+                    self._terms.popitem(last=False)
+        return found
 
     # --- what composers read --------------------------------------------------------------
     def dense_scores(self, query: Query, rows: list[int]) -> np.ndarray:
