@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from assistant.lexical import LexicalIndex, analyze
@@ -65,3 +66,16 @@ def test_no_match_and_empty_query():
     index = LexicalIndex(["alpha beta"])
     assert best(index, "gamma") == []
     assert best(index, "") == []
+
+
+def test_saved_index_opens_memory_mapped_and_scores_the_same(tmp_path):
+    texts = ["Развитие умных зон типа Хоргоса", "Порт Актау на Каспии", "Khorgos dry port grew in 2020", "alpha beta"]
+    built = LexicalIndex(texts)
+    built.save(tmp_path)
+    opened = LexicalIndex.open(tmp_path)
+    assert opened.size == built.size == 4
+    for terms in (analyze("порт Хоргос"), analyze("Khorgos port 2020"), ["unknown"]):
+        np.testing.assert_allclose(opened.scores(terms), built.scores(terms))
+    assert dict(opened.idf) == dict(built.idf) and "~khorgo" in opened.idf
+    assert opened.cross_script(["Aktau"], 5) == built.cross_script(["Aktau"], 5) != []
+    assert isinstance(opened.bm25.scores["data"], np.memmap)
