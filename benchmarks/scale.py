@@ -272,6 +272,7 @@ def run(n: int, keep: Path | None) -> dict:
     exact = [np.argsort(-(vectors @ q), kind="stable")[:10] for q in qv]
     recall = float(np.mean([len(set(d) & set(e.tolist())) / 10 for d, e in zip(served.pop("dense"), exact,
                                                                                 strict=True)]))
+    print(f"served: {json.dumps(served)}, recall@10 {recall:.3f}", file=sys.stderr)  # before the long updates
 
     # one document of 20 passages in, then out: the store's whole update, vectors already at hand
     with_added = passages + added_passages
