@@ -47,7 +47,8 @@ class Retriever:
         owners = {s: d.owner for s, d in index.documents.items()}
         self.owners = np.array([owners.get(p.source, "") for p in self.passages], dtype=object)
         self.private = bool(any(self.owners)) if len(self.owners) else False
-        self.policy: LanguagePolicy = policy_for(embedder.info, self.options, self.languages)
+        self.policy: LanguagePolicy = policy_for(embedder.info, self.options, self.languages,
+                                                 dictionary=lexicon is not None)
         self.lexical = LexicalIndex([f"{p.section}\n{p.text}" if p.section else p.text for p in self.passages])
         self.lexicon = lexicon
         self.translator = Translator(lexicon, self.lexical.idf) if lexicon is not None and self.policy.translates \
