@@ -146,3 +146,16 @@ def test_status_names_the_model_and_why(bot: Assistant, standin_bot: Assistant):
     weak = standin_bot.status()
     assert "ENGLISH-ONLY" in weak.describe()
     assert any("multilingual model" in w for w in weak.warnings)
+
+
+def test_without_the_dictionary_the_dense_leg_carries_questions_across_languages(bot: Assistant):
+    # No mueller7-dict (a user without root): BM25 is monolingual, so the multilingual policy
+    # weighs the dense leg more (its fit without the dictionary), and an English question still
+    # finds the Russian article through the model alone.
+    from assistant.retrieve import Retriever, SearchOptions
+
+    plain = Retriever(bot.retriever().index, bot.embedder, SearchOptions(), lexicon=None)
+    assert plain.translator is None
+    assert plain.policy.weights["dense"] > bot.retriever().policy.weights["dense"]
+    top = plain.search("What does the Kazakh expert say Kazakhstan builds instead of walls?", k=5)
+    assert any("строим коридоры" in p.text for p in top), [p.text[:60] for p in top]

@@ -145,6 +145,11 @@ class ExtractiveComposer:
                 continue  # says nothing about a part of the question not already answered
             chosen.append(c)
             covered |= c.matched
+            # a further sentence that announces a list brings its items, as the best one does
+            for item in continuation(c, ordered, LIST_ITEMS):
+                if item not in chosen:
+                    chosen.append(item)
+                    covered |= item.matched
         return sorted(chosen, key=lambda c: (c.passage, c.start))
 
 

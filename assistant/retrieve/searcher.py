@@ -49,7 +49,8 @@ class Retriever:
         self.languages: np.ndarray = index.languages
         self.owners: np.ndarray = index.owners
         self.private = bool(index.manifest.get("owners"))
-        self.policy: LanguagePolicy = policy_for(embedder.info, self.options, self.languages)
+        self.policy: LanguagePolicy = policy_for(embedder.info, self.options, self.languages,
+                                                 dictionary=lexicon is not None)
         self.lexical: LexicalIndex = index.lexical
         self.lexicon = lexicon
         self.translator = Translator(lexicon, self.lexical.idf) if lexicon is not None and self.policy.translates \

@@ -30,6 +30,14 @@ def test_the_items_a_topic_sentence_announces_are_quoted(bot: Assistant):
     assert [c.source for c in result.citations] == ["002_b6286c1d15830a87.txt"]
 
 
+def test_a_further_sentence_that_announces_a_list_brings_its_items(bot: Assistant):
+    # q063: the best sentence is an item of another list; "ИИ выгоден обеим сторонам по разным
+    # причинам:" comes second, and its items ("• России — … цифровизации промышленности …") with it
+    result = bot.answer("Почему союз в сфере ИИ выгоден российской стороне?")
+    assert "по разным причинам:" in result.answer, result.answer
+    assert keys_in(result.answer, ["цифровизации промышленности", "западным решениям"]), result.answer
+
+
 def test_a_two_part_question_gets_both_parts(bot: Assistant):
     # q107: who the official is, and which department he directs
     result = bot.answer("Who is the Kazakh official quoted about Kazakhstani companies registering on Alibaba, "
