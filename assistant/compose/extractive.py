@@ -169,11 +169,12 @@ class ExtractiveComposer:
         highlights: dict[int, list[tuple[int, int]]] = {}
         for i, c in enumerate(judged.chosen):
             p = passages[c.passage]
+            skip = 0 if c.reference else len(c.text) - len(unpaired_quote(c.text))  # a quotation's lone opening mark
             text = (FROM_REFERENCES[language].format(title=reference_title(c.text)) if c.reference
-                    else SOURCE_REFERENCE.sub("", c.text))
+                    else SOURCE_REFERENCE.sub("", c.text[skip:]))
             piece = (" " if i else "") + f"{text} [{c.passage + 1}]"
             parts.append(piece)
-            highlights.setdefault(c.passage + 1, []).append((p.start + c.start, p.start + c.end))
+            highlights.setdefault(c.passage + 1, []).append((p.start + c.start + skip, p.start + c.end))
             yield piece
         yield Draft("".join(parts), abstained=False, confidence=round(judged.answerable, 4), composer=self.name,
                     highlights=highlights)
@@ -197,6 +198,24 @@ class ExtractiveComposer:
         notices = [f"no matching passage states {', '.join(judged.missing)}"] if judged.missing else []
         yield Draft(text, abstained=True, confidence=round(judged.answerable, 4), composer=self.name,
                     notices=notices, related=list(range(1, min(len(passages), RELATED) + 1)))
+
+
+def unpaired_quote(text: str) -> str:
+    """A sentence that opens a quotation of several sentences, without the opening mark.
+
+    A quotation is split between its sentences, so the first one starts with a mark that only a
+    later one closes; quoted alone, it reads as a typo. Only a leading mark is dropped, so the
+    quote stays a verbatim part of its passage.
+
+    >>> unpaired_quote('"Мы не строим стены — мы строим коридоры.')
+    'Мы не строим стены — мы строим коридоры.'
+    >>> unpaired_quote('«Цифровой шёлковый путь» строится.')
+    '«Цифровой шёлковый путь» строится.'
+    """
+    stripped = text.lstrip()
+    if (stripped.startswith('"') and stripped.count('"') % 2) or (stripped.startswith("«") and "»" not in stripped):
+        return stripped[1:].lstrip()
+    return text
 
 
 def uncovered_parts(parts: tuple[tuple[str, ...], ...], covered: set[str],
