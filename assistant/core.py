@@ -240,7 +240,7 @@ class Assistant:
         if lexicon is None and not disabled(self.settings.lexicon):
             warnings.append("no English–Russian lexicon: cross-lingual BM25 is off "
                             "(install it with: sudo apt-get install mueller7-dict)")
-        return Status(model=info, documents=len(retriever.index.documents), passages=retriever.size,
+        return Status(model=info, documents=len(retriever.index.documents), passages=retriever.index.passage_count,
                       composer=getattr(self.composer, "description", self.composer.name),
                       corpus_dir=str(self.corpus_dir), index_dir=str(self.index_dir), warnings=tuple(warnings),
                       lexicon=f"{lexicon.name} ({len(lexicon):,} English headwords)" if lexicon else "none",

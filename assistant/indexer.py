@@ -81,12 +81,13 @@ def to_document(raw: RawFile, dedup_threshold: float) -> Document:
 
 def _embed_all(passages: list[Passage], sentences: list[list[tuple[int, int]]], embedder: Embedder,
                cache: VectorCache, settings: Settings,
-               progress: Progress | None) -> tuple[np.ndarray, np.ndarray, int, int]:
+               progress: Progress | None, prune: bool = True) -> tuple[np.ndarray, np.ndarray, int, int]:
     """Vectors of every passage and every sentence, embedding only texts not in the cache.
 
     Passages and sentences (small-to-big: answering scores sentences by similarity without a
     model call) are embedded alike, as passages. Each batch is committed to the cache as soon
-    as it is embedded, so a killed build resumes where it stopped.
+    as it is embedded, so a killed build resumes where it stopped. ``prune``: drop from the cache
+    every vector these texts do not use (a full build; an update adds to what the index holds).
     """
     texts = [p.text for p in passages] + [p.text[a:b] for p, spans in zip(passages, sentences, strict=True)
                                           for a, b in spans]
@@ -104,7 +105,8 @@ def _embed_all(passages: list[Passage], sentences: list[list[tuple[int, int]]], 
             found.update(fresh)
             if progress:
                 progress("embedding", min(i + batch, len(todo)), len(todo))
-        cache.keep_only(keys)
+        if prune:
+            cache.keep_only(keys)
     finally:
         cache.close()
     dim = embedder.info.dimension
@@ -215,58 +217,42 @@ def _sync(corpus_dir: Path, index_dir: Path, embedder: Embedder, settings: Setti
             raise CorpusError(f"corpus folder {corpus_dir} has no readable .txt/.md/.pdf/.docx/.html files{detail}")
 
         old_sources = set(previous.documents) if previous else set()
-        old_passages: dict[str, list[Passage]] = {}
-        if previous is not None:
-            for p in previous.passages:
-                if p.source in reused_docs:
-                    old_passages.setdefault(p.source, []).append(p)
-
-        passages: list[Passage] = []
-        for doc in docs:
-            same = doc.source in reused_docs  # unchanged file, same chunking
-            passages.extend(old_passages.get(doc.source, []) if same else
-                            chunk_document(doc, settings.chunk_size, settings.chunk_overlap))
-        sentences = [split_sentences(p.text) for p in passages]
-        vectors, sentence_vectors, embedded, reused = _embed_all(
-            passages, sentences, embedder, VectorCache(index_dir / VECTOR_CACHE, embedder.fingerprint,
-                                                       embedder.info.dimension), settings, progress)
-        dim = embedder.info.dimension
-
         documents = {d.source: d for d in docs}
-        manifest = {
-            "model": {
-                "name": embedder.info.name,
-                "requested": embedder.info.requested,
-                "fingerprint": embedder.fingerprint,
-                "dimension": dim,
-                "multilingual": embedder.info.multilingual,
-                "fallback": embedder.info.fallback,
-                "backend": embedder.info.backend,
-                "quantization": embedder.info.quantization,
-            },
-            "chunking": chunking_config(settings),
-            "corpus": {
-                "dir": str(corpus_dir),
-                "fingerprint": text_key("\n".join(f"{d.source}:{d.content_hash}" for d in docs)),
-                "manifest_hash": _manifest_hash(corpus_dir),
-                "documents": {d.source: {"content_hash": d.content_hash, "title": d.title,
-                                         "language": d.language} for d in docs},
-            },
-            "counts": {"documents": len(docs), "passages": len(passages)},
-            "skipped": sorted(s.source for s in skipped),
-            # hashes of skipped files, so a repaired one is noticed at the next start
-            "skipped_hashes": {s.source: _hash_or_empty(corpus_dir / s.source) for s in skipped},
-            "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        }
-        saved = store.save(index_dir, manifest, passages, documents, vectors, sentences, sentence_vectors,
-                           milvus=milvus_target(settings))
+        cache = VectorCache(index_dir / VECTOR_CACHE, embedder.fingerprint, embedder.info.dimension)
+        fresh = [d for d in docs if d.source not in reused_docs]  # new or changed: chunked anew
+        fresh_passages = [p for d in fresh for p in chunk_document(d, settings.chunk_size, settings.chunk_overlap)]
+        if milvus_target(settings) is None and store.can_append(previous, len(fresh_passages)):
+            # a large index: the update is a delta segment (assistant.segments), not a rebuild
+            assert previous is not None
+            sentences = [split_sentences(p.text) for p in fresh_passages]
+            vectors, sentence_vectors, embedded, reused = _embed_all(fresh_passages, sentences, embedder, cache,
+                                                                     settings, progress, prune=False)
+            dropped = sorted(s for s in old_sources if s not in reused_docs)  # removed or changed
+            saved = store.append(index_dir, previous, _manifest(embedder, settings, corpus_dir, docs, skipped),
+                                 fresh_passages, {d.source: d for d in fresh}, vectors, sentences, sentence_vectors,
+                                 removed=dropped)
+            reused += saved.passage_count - len(fresh_passages)
+        else:
+            old_passages: dict[str, list[Passage]] = {}
+            if previous is not None:
+                for p in previous.passages:
+                    if p.source in reused_docs:
+                        old_passages.setdefault(p.source, []).append(p)
+            for p in fresh_passages:
+                old_passages.setdefault(p.source, []).append(p)
+            passages = [p for doc in docs for p in old_passages.get(doc.source, [])]
+            sentences = [split_sentences(p.text) for p in passages]
+            vectors, sentence_vectors, embedded, reused = _embed_all(passages, sentences, embedder, cache, settings,
+                                                                     progress)
+            saved = store.save(index_dir, _manifest(embedder, settings, corpus_dir, docs, skipped), passages,
+                               documents, vectors, sentences, sentence_vectors, milvus=milvus_target(settings))
 
     added = tuple(s for s in documents if s not in old_sources)
     changed = tuple(s for s in documents if s in old_sources and s not in reused_docs)
     removed = tuple(s for s in sorted(old_sources) if s not in documents)
     report = IndexReport(
         documents=len(docs),
-        passages=len(passages),
+        passages=saved.passage_count,
         added=added if previous is not None else (),
         changed=changed,
         removed=removed,
@@ -278,6 +264,36 @@ def _sync(corpus_dir: Path, index_dir: Path, embedder: Embedder, settings: Setti
         seconds=time.perf_counter() - started,
     )
     return saved, report
+
+
+def _manifest(embedder: Embedder, settings: Settings, corpus_dir: Path, docs: list[Document],
+              skipped: list[Skipped]) -> dict:
+    """What a build records about itself (the store adds what it wrote: counts, files, checksums)."""
+    return {
+        "model": {
+            "name": embedder.info.name,
+            "requested": embedder.info.requested,
+            "fingerprint": embedder.fingerprint,
+            "dimension": embedder.info.dimension,
+            "multilingual": embedder.info.multilingual,
+            "fallback": embedder.info.fallback,
+            "backend": embedder.info.backend,
+            "quantization": embedder.info.quantization,
+        },
+        "chunking": chunking_config(settings),
+        "corpus": {
+            "dir": str(corpus_dir),
+            "fingerprint": text_key("\n".join(f"{d.source}:{d.content_hash}" for d in docs)),
+            "manifest_hash": _manifest_hash(corpus_dir),
+            "documents": {d.source: {"content_hash": d.content_hash, "title": d.title,
+                                     "language": d.language} for d in docs},
+        },
+        "counts": {"documents": len(docs)},
+        "skipped": sorted(s.source for s in skipped),
+        # hashes of skipped files, so a repaired one is noticed at the next start
+        "skipped_hashes": {s.source: _hash_or_empty(corpus_dir / s.source) for s in skipped},
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
 
 
 def milvus_token(settings: Settings) -> str:

@@ -249,14 +249,22 @@ class LexicalIndex:
             if key == "~":
                 continue
             cyrillic = bool(CYRILLIC.search(stem))
-            if key in self.by_script[cyrillic]:
+            if self._own_script(key, cyrillic):
                 continue  # the name is in the corpus in its own script: BM25 finds it there
-            rows = self.by_script[not cyrillic].get(key)
+            rows = self._other_script(key, cyrillic)
             if not len(rows) or len(rows) > limit:
                 continue
             for row in rows.tolist():
                 scores[row] = scores.get(row, 0.0) + self.weight(key)
         return sorted(scores.items(), key=lambda kv: -kv[1])[:k]
+
+    def _own_script(self, key: str, cyrillic: bool) -> bool:
+        """Whether a word in the script ``cyrillic`` yields ``key`` somewhere in the corpus."""
+        return key in self.by_script[cyrillic]
+
+    def _other_script(self, key: str, cyrillic: bool) -> np.ndarray:
+        """The rows where a word of the other script yields ``key``."""
+        return self.by_script[not cyrillic].get(key)
 
 
 def coverage(query_words: Sequence[tuple[str, str]], text_terms: set[str],

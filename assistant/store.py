@@ -1,4 +1,4 @@
-"""The index on disk: FAISS vectors, passages and documents as JSON, and a manifest.
+"""The index on disk: FAISS vectors, BM25, passages and documents in SQLite, and a manifest.
 
 Layout of the index folder::
 
@@ -9,10 +9,12 @@ Layout of the index folder::
     gen-<id>/languages.npy, owners.npy   per passage row: language, owner code (``manifest["owners"]``)
     gen-<id>/vectors.faiss   FAISS inner-product index over unit vectors (exact or IVF-SQ8, by size:
                              ``assistant.vectors``; the manifest's ``vectors`` records which)
-    gen-<id>/passage_vectors.npy  the passages' unit vectors, full precision (memory-mapped)
+    gen-<id>/passage_vectors.npy  the passages' unit vectors, full precision (read by row when large)
     gen-<id>/lexical/        BM25 (bm25s's saved index, memory-mapped) and the cross-script keys
     gen-<id>/sentence_spans.npy, sentence_start.npy  each passage's sentence spans (offsets into its text)
-    gen-<id>/sentence_vectors.npy  one unit vector per sentence, in passage order (memory-mapped)
+    gen-<id>/sentence_vectors.npy  one unit vector per sentence, in passage order (read by row when large)
+    gen-<id>/delta-<id>/     past SEGMENTS_ABOVE passages: a segment of documents added since the
+                             last full build, with the same files as above (``assistant.segments``)
     vectors.sqlite           vectors by content hash, shared by the generations (``embed.cache``)
 
 With ``vector_store = "milvus"`` the two FAISS files are replaced by a Milvus collection
@@ -21,6 +23,10 @@ With ``vector_store = "milvus"`` the two FAISS files are replaced by a Milvus co
 LangChain's ``FAISS.save_local`` pickles its docstore, which is why passages live in SQLite here.
 Opening a generation reads its manifest and maps its arrays; passages and documents are read
 when asked for, so it costs the same at a hundred passages as at a million.
+
+An update of a large index (:func:`append`) does not rewrite it: the new generation hard-links the
+live one's files, adds a delta segment for the added documents and lists the removed ones in its
+manifest (``deltas``, ``removed``); the next update past :data:`MERGE_SHARE` rebuilds it whole.
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +54,7 @@ from assistant.errors import IndexCorruptError
 from assistant.ingest.load import file_sha256
 from assistant.lexical import LexicalIndex
 from assistant.records import Document, Passage
-from assistant.vectors import FaissVectors, VectorIndex, write_faiss
+from assistant.vectors import MMAP_ABOVE, FaissVectors, MatrixFile, VectorIndex, write_faiss
 
 FORMAT_VERSION = 5
 CURRENT = "CURRENT"
@@ -191,16 +197,41 @@ class StoredIndex:
     documents: Mapping[str, Document]
     vectors: VectorIndex
     sentences: SentenceSpans  # per passage row: sentence spans in the passage text
-    sentence_vectors: np.ndarray  # (sentences, dim), rows in passage order
+    sentence_vectors: np.ndarray | MatrixFile  # (sentences, dim), rows in passage order
     languages: np.ndarray  # per passage row: "ru" / "en"
     owners: np.ndarray  # per passage row: the owner's name ("" for the shared corpus), object array
     lexical: LexicalIndex
     rows: Rows | None = None
+    live: np.ndarray | None = None  # rows still in force (``None``: all); see assistant.segments
+
+    @property
+    def passage_count(self) -> int:
+        """Passages in force (a segmented index also holds rows of removed documents)."""
+        return self.size if self.live is None else int(self.live.sum())
+
+    def rows_of_sources(self, sources: Sequence[str]) -> np.ndarray:
+        """The rows of these documents' passages (read through SQLite's index on source)."""
+        if self.rows is None:
+            wanted = set(sources)
+            return np.array([i for i, p in enumerate(self.passages) if p.source in wanted], dtype=np.int64)
+        out: list[int] = []
+        names = list(sources)
+        for a in range(0, len(names), 500):
+            part = names[a : a + 500]
+            out.extend(r for (r,) in self.rows.all(
+                f"SELECT row FROM passages WHERE source IN ({', '.join('?' * len(part))})", part))
+        return np.array(sorted(out), dtype=np.int64)
+
+    def segment_of(self, source: str) -> str | None:
+        """Which segment holds ``source`` in force: ``""`` (the base) or ``None``."""
+        return "" if source in self.documents else None
 
     def sentences_of(self, row: int) -> tuple[list[tuple[int, int]], np.ndarray]:
         """A passage's sentence spans (offsets into its text) and their vectors."""
         spans = self.sentences[row]
         a = int(self.sentences.start[row])
+        if isinstance(self.sentence_vectors, MatrixFile):
+            return spans, self.sentence_vectors.slice(a, a + len(spans))
         return spans, np.asarray(self.sentence_vectors[a : a + len(spans)], dtype=np.float32)
 
     @property
@@ -316,26 +347,49 @@ def _load(gen: Path, milvus_token: str = "") -> StoredIndex:
             or not isinstance(manifest.get("model"), dict) or manifest.get("format_version") != FORMAT_VERSION:
         found = manifest.get("format_version") if isinstance(manifest, dict) else None
         raise IndexCorruptError(f"index format {found!r} is not {FORMAT_VERSION}")
-    for name in files_of(manifest):
-        path = gen / name
-        if not path.is_file() or checksum(path) != manifest.get("checksums", {}).get(name):
+    base = _open_segment(gen, manifest, base_segment(manifest), milvus_token)
+    deltas = manifest.get("deltas", [])
+    if not deltas and not manifest.get("removed"):
+        return base
+    from assistant.segments import SegmentedIndex
+
+    try:
+        parts = [base] + [_open_segment(gen / d["dir"], manifest, d) for d in deltas]
+        return SegmentedIndex(gen, manifest, parts, ["", *(d["dir"] for d in deltas)], manifest.get("removed", {}))
+    except (KeyError, TypeError, ValueError, sqlite3.Error) as exc:
+        raise IndexCorruptError(f"index segments unreadable ({type(exc).__name__}: {exc})") from exc
+
+
+def base_segment(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The base segment's description: the generation's own top-level entries."""
+    return {"passages": manifest.get("counts", {}).get("passages", -1), "owners": manifest.get("owners", []),
+            "vectors": manifest.get("vectors", {"kind": "flat"}), "checksums": manifest.get("checksums", {})}
+
+
+def _open_segment(folder: Path, manifest: dict[str, Any], seg: dict[str, Any], milvus_token: str = "") -> StoredIndex:
+    """One segment's files, verified and opened (the base is the generation folder itself)."""
+    vector_meta = seg.get("vectors", {"kind": "flat"})
+    for name in files_of({"vectors": vector_meta}):
+        path = folder / name
+        if not path.is_file() or checksum(path) != seg.get("checksums", {}).get(name):
             raise IndexCorruptError(f"index file {name} is missing or does not match its checksum")
     dim = manifest.get("model", {}).get("dimension")
-    n = int(manifest.get("counts", {}).get("passages", -1))
+    n = int(seg.get("passages", -1))
     try:
-        rows = Rows(gen / "passages.sqlite")
+        rows = Rows(folder / "passages.sqlite")
         stored = rows.all("SELECT count(*), coalesce(max(row), -1) FROM passages")[0]
         if stored != (n, n - 1):
             raise ValueError(f"{stored[0]} passages stored, {n} recorded")
-        faiss_vectors = None if manifest.get("vectors", {}).get("kind") == "milvus" \
-            else FaissVectors.open(gen, manifest.get("vectors", {"kind": "flat"}))
-        sentences = SentenceSpans(np.load(gen / "sentence_spans.npy", mmap_mode="r", allow_pickle=False),
-                                  np.load(gen / "sentence_start.npy", allow_pickle=False))
-        sentence_vectors = np.load(gen / "sentence_vectors.npy", mmap_mode="r", allow_pickle=False)
-        languages = np.load(gen / "languages.npy", allow_pickle=False)
-        names = np.array(["", *manifest.get("owners", [])], dtype=object)
-        owners = names[np.load(gen / "owners.npy", allow_pickle=False)]
-        lexical = LexicalIndex.open(gen / "lexical")
+        faiss_vectors = None if vector_meta.get("kind") == "milvus" else FaissVectors.open(folder, vector_meta)
+        sentences = SentenceSpans(np.load(folder / "sentence_spans.npy", mmap_mode="r", allow_pickle=False),
+                                  np.load(folder / "sentence_start.npy", allow_pickle=False))
+        sentence_path = folder / "sentence_vectors.npy"
+        sentence_vectors = MatrixFile(sentence_path) if sentence_path.stat().st_size > MMAP_ABOVE \
+            else np.load(sentence_path, mmap_mode="r", allow_pickle=False)
+        languages = np.load(folder / "languages.npy", allow_pickle=False)
+        names = np.array(["", *seg.get("owners", [])], dtype=object)
+        owners = names[np.load(folder / "owners.npy", allow_pickle=False)]
+        lexical = LexicalIndex.open(folder / "lexical")
     except (OSError, ValueError, TypeError, AttributeError, RuntimeError, KeyError, IndexError,
             sqlite3.Error) as exc:
         raise IndexCorruptError(f"index files unreadable ({type(exc).__name__}: {exc})") from exc
@@ -344,7 +398,7 @@ def _load(gen: Path, milvus_token: str = "") -> StoredIndex:
             or len(sentences) != n or sentence_vectors.shape != (int(sentences.start[-1]), dim) \
             or len(languages) != n or len(owners) != n or lexical.size != n:
         raise IndexCorruptError("index vectors do not match its passages or its model")
-    saved = StoredIndex(gen, manifest, Passages(rows, n), Documents(rows), faiss_vectors,  # type: ignore[arg-type]
+    saved = StoredIndex(folder, manifest, Passages(rows, n), Documents(rows), faiss_vectors,  # type: ignore[arg-type]
                         sentences, sentence_vectors, languages, owners, lexical, rows)
     if faiss_vectors is None:
         saved.vectors = _open_milvus(saved, milvus_token)
@@ -396,6 +450,61 @@ def _write_sqlite(path: Path, passages: Sequence[Passage], documents: Mapping[st
     _fsync(path)
 
 
+def _write_segment(folder: Path, passages: Sequence[Passage], documents: Mapping[str, Document],
+                   vectors: np.ndarray, sentences: Sequence[Sequence[tuple[int, int]]], sentence_vectors: np.ndarray,
+                   dim: int, milvus: MilvusTarget | None = None,
+                   fingerprint: str = "") -> tuple[dict[str, Any], set[str]]:
+    """Write one segment's files into ``folder``; returns its description (passages, documents,
+    owners, vectors, checksums) and, with Milvus, the ids no passage needs any more."""
+    folder.mkdir(parents=True, exist_ok=True)
+    _write_sqlite(folder / "passages.sqlite", passages, documents)
+    _save_npy(folder / "languages.npy", np.array([p.language for p in passages], dtype="<U2"))
+    owner_of_source = {s: d.owner for s, d in documents.items()}
+    names = sorted({o for o in owner_of_source.values() if o})
+    code = {"": 0, **{name: i + 1 for i, name in enumerate(names)}}
+    _save_npy(folder / "owners.npy", np.array([code[owner_of_source.get(p.source, "")] for p in passages],
+                                              dtype=np.int32))
+    lexical = LexicalIndex(f"{p.section}\n{p.text}" if p.section else p.text for p in passages)
+    lexical.save(folder / "lexical")
+    for name in LexicalIndex.LEXICAL_FILES:
+        _fsync(folder / "lexical" / name)
+    lengths = np.array([len(s) for s in sentences], dtype=np.int64)
+    _save_npy(folder / "sentence_start.npy", np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64))
+    flat = [pair for spans in sentences for pair in spans]
+    _save_npy(folder / "sentence_spans.npy", np.array(flat, dtype=np.int32).reshape(-1, 2))
+    _save_npy(folder / "sentence_vectors.npy", np.ascontiguousarray(sentence_vectors, dtype=np.float32))
+    stale: set[str] = set()
+    if milvus is None:
+        vector_meta = write_faiss(folder, vectors, dim)
+    else:
+        from assistant import milvus as mv
+
+        vector_meta, stale = mv.sync(milvus.uri, milvus.collection, fingerprint, dim,
+                                     [p.id for p in passages], [p.source for p in passages],
+                                     np.asarray(vectors, dtype=np.float32), milvus.token)
+    return {"passages": len(passages), "documents": len(documents), "owners": names, "vectors": vector_meta,
+            "checksums": {name: checksum(folder / name) for name in files_of({"vectors": vector_meta})}}, stale
+
+
+def _new_generation(index_dir: Path) -> tuple[Path, Path, Path | None]:
+    index_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        previous = current_generation(index_dir)
+    except IndexCorruptError:
+        previous = None
+    gen = index_dir / f"gen-{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:8]}"
+    tmp = index_dir / f".building-{gen.name}"
+    tmp.mkdir()
+    return gen, tmp, previous
+
+
+def _go_live(index_dir: Path, tmp: Path, gen: Path, manifest: dict[str, Any], previous: Path | None) -> None:
+    _write_json(tmp / "manifest.json", manifest)
+    os.replace(tmp, gen)
+    _atomic_write_text(index_dir / CURRENT, gen.name + "\n")
+    _remove_old(index_dir, keep={gen.name, *([previous.name] if previous else [])})
+
+
 def save(
     index_dir: Path,
     manifest: dict[str, Any],
@@ -410,61 +519,108 @@ def save(
 
     With ``milvus``, the passage vectors go to that Milvus collection instead of FAISS files:
     what it lacks is inserted before the switch, what no passage needs any more is deleted after."""
-    index_dir.mkdir(parents=True, exist_ok=True)
+    gen, tmp, previous = _new_generation(index_dir)
     try:
-        previous = current_generation(index_dir)
-    except IndexCorruptError:
-        previous = None
-    gen = index_dir / f"gen-{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:8]}"
-    tmp = index_dir / f".building-{gen.name}"
-    tmp.mkdir()
-    try:
-        _write_sqlite(tmp / "passages.sqlite", passages, documents)
-        _save_npy(tmp / "languages.npy", np.array([p.language for p in passages], dtype="<U2"))
-        owner_of_source = {s: d.owner for s, d in documents.items()}
-        names = sorted({o for o in owner_of_source.values() if o})
-        code = {"": 0, **{name: i + 1 for i, name in enumerate(names)}}
-        _save_npy(tmp / "owners.npy", np.array([code[owner_of_source.get(p.source, "")] for p in passages],
-                                               dtype=np.int32))
-        lexical = LexicalIndex(f"{p.section}\n{p.text}" if p.section else p.text for p in passages)
-        lexical.save(tmp / "lexical")
-        for name in LexicalIndex.LEXICAL_FILES:
-            _fsync(tmp / "lexical" / name)
-        lengths = np.array([len(s) for s in sentences], dtype=np.int64)
-        _save_npy(tmp / "sentence_start.npy", np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64))
-        flat = [pair for spans in sentences for pair in spans]
-        _save_npy(tmp / "sentence_spans.npy", np.array(flat, dtype=np.int32).reshape(-1, 2))
-        _save_npy(tmp / "sentence_vectors.npy", np.ascontiguousarray(sentence_vectors, dtype=np.float32))
-        dim = int(manifest["model"]["dimension"])
-        stale: set[str] = set()
-        if milvus is None:
-            vector_meta = write_faiss(tmp, vectors, dim)
-        else:
-            from assistant import milvus as mv
-
-            vector_meta, stale = mv.sync(milvus.uri, milvus.collection, str(manifest["model"]["fingerprint"]), dim,
-                                         [p.id for p in passages], [p.source for p in passages],
-                                         np.asarray(vectors, dtype=np.float32), milvus.token)
+        seg, stale = _write_segment(tmp, passages, documents, vectors, sentences, sentence_vectors,
+                                    int(manifest["model"]["dimension"]), milvus,
+                                    str(manifest["model"].get("fingerprint")))
         manifest = {
-            **manifest,
+            **{k: v for k, v in manifest.items() if k not in ("deltas", "removed")},
             "format_version": FORMAT_VERSION,
             "counts": {**manifest.get("counts", {}), "passages": len(passages), "documents": len(documents)},
-            "owners": names,
-            "vectors": vector_meta,
-            "checksums": {name: checksum(tmp / name) for name in files_of({"vectors": vector_meta})},
+            "owners": seg["owners"],
+            "vectors": seg["vectors"],
+            "checksums": seg["checksums"],
         }
-        _write_json(tmp / "manifest.json", manifest)
-        os.replace(tmp, gen)
-        _atomic_write_text(index_dir / CURRENT, gen.name + "\n")
+        _go_live(index_dir, tmp, gen, manifest, previous)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    _remove_old(index_dir, keep={gen.name, *([previous.name] if previous else [])})
     if milvus is not None:
         from assistant import milvus as mv
 
         mv.delete(milvus.uri, milvus.collection, stale, milvus.token)
     return _load(gen, milvus.token if milvus is not None else "")
+
+
+# Segments (as Lucene has them): past SEGMENTS_ABOVE passages, an update does not rewrite the index.
+# It hard-links the live generation's files into a new generation, writes the added documents as a
+# small delta segment beside them and records the removed documents' sources; the next full build
+# merges everything. Below SEGMENTS_ABOVE an update is a full rebuild (8 s at 10,000 passages,
+# benchmarks/scale.py), which keeps the index in one piece: nothing changes for a small corpus.
+SEGMENTS_ABOVE = 20_000
+MERGE_SHARE = 0.10  # deltas past this share of the base: the next update merges (a full build)
+MAX_DELTAS = 16
+
+
+def can_append(previous: StoredIndex | None, added_passages: int) -> bool:
+    """Whether an update adding ``added_passages`` passages may be written as a delta segment."""
+    if previous is None or previous.manifest.get("vectors", {}).get("kind") == "milvus":
+        return False
+    base = int(previous.manifest.get("counts", {}).get("passages", 0))
+    deltas = previous.manifest.get("deltas", [])
+    held = sum(int(d["passages"]) for d in deltas)
+    return base >= SEGMENTS_ABOVE and held + added_passages <= MERGE_SHARE * base and len(deltas) < MAX_DELTAS
+
+
+def append(
+    index_dir: Path,
+    previous: StoredIndex,
+    manifest: dict[str, Any],
+    passages: Sequence[Passage],
+    documents: Mapping[str, Document],
+    vectors: np.ndarray,
+    sentences: Sequence[Sequence[tuple[int, int]]],
+    sentence_vectors: np.ndarray,
+    removed: Sequence[str] = (),
+) -> StoredIndex:
+    """A new generation: ``previous`` (its files hard-linked, not copied), minus the documents
+    ``removed`` (their rows masked), plus ``documents`` written as a delta segment. A document
+    that changed is both removed and added. ``manifest``: the build's description (model,
+    corpus, counts of the whole index); the base's own entries are kept from ``previous``."""
+    gen, tmp, pointer = _new_generation(index_dir)
+    try:
+        old = previous.manifest
+        for path in previous.path.rglob("*"):
+            if path.is_file() and path.name != "manifest.json":
+                target = tmp / path.relative_to(previous.path)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    os.link(path, target)  # the files of a generation are never written again
+                except OSError:
+                    shutil.copy2(path, target)
+        gone: dict[str, list[str]] = {k: list(v) for k, v in old.get("removed", {}).items()}
+        for source in removed:
+            where = previous.segment_of(source)
+            if where is not None:
+                gone.setdefault(where, []).append(source)
+        deltas = list(old.get("deltas", []))
+        if len(passages):
+            name = f"delta-{uuid.uuid4().hex[:8]}"
+            seg, _ = _write_segment(tmp / name, passages, documents, vectors, sentences, sentence_vectors,
+                                    int(old["model"]["dimension"]))
+            deltas.append({"dir": name, **seg})
+        new = {**old, **{k: v for k, v in manifest.items() if k not in ("counts", "owners", "vectors", "checksums")},
+               "format_version": FORMAT_VERSION, "counts": old["counts"],
+               "deltas": deltas, "removed": {k: sorted(set(v)) for k, v in gone.items()}}
+        _go_live(index_dir, tmp, gen, new, pointer)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    # The segments ``previous`` holds open are the new generation's too (its files are links to the
+    # same, immutable, already verified files): only the new delta is opened and checked.
+    from assistant.segments import SegmentedIndex
+
+    if isinstance(previous, SegmentedIndex):
+        held, names = previous.parts, previous.names
+    else:
+        held, names = [previous], [""]
+    parts = [replace(part, path=gen / name if name else gen, manifest=new)
+             for part, name in zip(held, names, strict=True)]
+    if len(deltas) > len(names) - 1:
+        parts.append(_open_segment(gen / deltas[-1]["dir"], new, deltas[-1]))
+        names = [*names, deltas[-1]["dir"]]
+    return SegmentedIndex(gen, new, parts, names, new["removed"])
 
 
 def _remove_old(index_dir: Path, keep: set[str]) -> None:

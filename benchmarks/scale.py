@@ -21,17 +21,22 @@ What it measures (``--json`` prints one object with these keys):
   SQLite, BM25, FAISS (trained, for IVF), the arrays, checksums;
 * ``open_s`` — in a new process: interpreter start → index opened, model loaded and the first
   hybrid query answered; ``open_index_s`` is the index's own share;
-* ``serving_rss_mb`` — that process's resident memory after the timed queries;
+* ``serving_rss_mb`` — that process's resident memory after the timed queries (``rss_by_file_mb``:
+  the largest parts of it, by mapped file);
 * ``retrieve_p50_ms``/``retrieve_p95_ms`` — hybrid retrieval (dense ∥ BM25 ∥ names → fusion →
   near-duplicate removal), the query vector computed beforehand;
 * ``recall_at_10`` — the dense leg's top 10 against exact search over the same vectors;
 * ``add_document_s``/``remove_document_s`` — one document of 20 passages added, then removed, with
-  their vectors already cached (what a sync does after embedding).
+  their vectors already at hand (what a sync does after embedding): opening the live index, writing
+  the new generation (a delta segment past ``store.SEGMENTS_ABOVE`` passages, else a full rebuild:
+  ``update`` says which) and opening it; ``after_add``: retrieval from the updated index, and the
+  rank at which a question about the added document finds it.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import re
@@ -94,8 +99,22 @@ dense = []
 for v in vectors:
     rows, _ = index.search_vectors(v, 10)
     dense.append(rows.tolist())
+found_at = None
+if len(sys.argv) > 3:  # after the update: where the added document's own question finds it
+    added = json.loads((work / "added_query.json").read_text(encoding="utf-8"))
+    q = retriever.analyse(added["text"], mode="lexical").with_vector(np.array(added["vector"], dtype=np.float32))
+    found_at = next((i + 1 for i, p in enumerate(retriever.search(q, k=10)) if p.source == added["source"]), None)
 status = dict(l.split(":", 1) for l in open("/proc/self/status") if ":" in l)
-print(json.dumps({"open_s": open_s, "open_index_s": open_index,
+by_file, name = {}, None
+for line in open("/proc/self/smaps"):
+    head = line.split()
+    if head and not head[0].endswith(":"):
+        name = head[5] if len(head) > 5 else "[anon]"
+        name = name if not name.startswith(str(work)) else name[len(str(work)) + 1:].split("/", 2)[-1]
+    elif head and head[0] == "Rss:":
+        by_file[name] = by_file.get(name, 0) + int(head[1]) / 1024
+top = dict(sorted(((k, round(v)) for k, v in by_file.items() if v >= 8), key=lambda kv: -kv[1])[:8])
+print(json.dumps({"open_s": open_s, "open_index_s": open_index, "rss_by_file_mb": top, "added_found_at": found_at,
                   "retrieve_p50_ms": 1000 * float(np.percentile(times, 50)),
                   "retrieve_p95_ms": 1000 * float(np.percentile(times, 95)),
                   "serving_rss_mb": int(status["VmRSS"].split()[0]) / 1024,
@@ -237,6 +256,8 @@ def run(n: int, keep: Path | None) -> dict:
     synth.sentence_vectors(all_sentence_vectors, np.concatenate([vectors, added_vectors]), counts)
     sentence_vectors = all_sentence_vectors[: int(counts[: len(sentences)].sum())]
     synth_s = time.perf_counter() - t
+    all_sentence_vectors.flush()
+    os.sync()  # the synthetic input's write-back is not the product's cost: done before anything is timed
     print(f"synthesised {len(passages)} passages, {len(sentence_vectors)} sentences in {synth_s:.0f} s",
           file=sys.stderr)
 
@@ -260,6 +281,11 @@ def run(n: int, keep: Path | None) -> dict:
         / np.sqrt(vectors.shape[1])
     qv = (qv / np.linalg.norm(qv, axis=1, keepdims=True)).astype(np.float32)
     (work / "queries.json").write_text(json.dumps(queries, ensure_ascii=False), encoding="utf-8")
+    n_passages, n_docs = len(passages), len(docs)
+    segmented = n_passages >= store.SEGMENTS_ABOVE
+    if segmented:  # updates will not need the corpus in memory: give its memory back to the page cache
+        del passages, docs, sentences
+        gc.collect()
     np.save(work / "query_vectors.npy", qv)
     (work / "corpus").mkdir(exist_ok=True)
 
@@ -274,20 +300,48 @@ def run(n: int, keep: Path | None) -> dict:
                                                                                 strict=True)]))
     print(f"served: {json.dumps(served)}, recall@10 {recall:.3f}", file=sys.stderr)  # before the long updates
 
-    # one document of 20 passages in, then out: the store's whole update, vectors already at hand
-    with_added = passages + added_passages
-    more_vectors = np.concatenate([vectors, added_vectors])
+    # one document of 20 passages in, then out, as a sync writes it once the new passages are embedded:
+    # opening the live index, the new generation (a delta segment past store.SEGMENTS_ABOVE passages,
+    # else a full rebuild), opening it
     t = time.perf_counter()
-    store.save(index_dir, manifest(model, len(with_added), len(docs) + 1), with_added, {**docs, added.source: added},
-               more_vectors, sentences + added_spans, all_sentence_vectors)
+    previous = store.load(index_dir)
+    assert previous is not None
+    if store.can_append(previous, len(added_passages)):
+        store.append(index_dir, previous, manifest(model, n_passages + DOC_PASSAGES, n_docs + 1),
+                     added_passages, {added.source: added}, added_vectors, added_spans,
+                     all_sentence_vectors[len(sentence_vectors):])
+    else:
+        assert not segmented
+        store.save(index_dir, manifest(model, len(passages) + DOC_PASSAGES, len(docs) + 1),
+                   passages + added_passages, {**docs, added.source: added}, np.concatenate([vectors, added_vectors]),
+                   sentences + added_spans, all_sentence_vectors)
     add_s = time.perf_counter() - t
+    own = re.findall(r"\w+", added_passages[3].text.lower())
+    noisy = added_vectors[3] + 0.9 * rng.normal(size=vectors.shape[1]).astype(np.float32) / np.sqrt(vectors.shape[1])
+    (work / "added_query.json").write_text(json.dumps({
+        "source": added.source, "text": " ".join(rng.choice(own, size=4, replace=False).tolist()
+                                                 + synth.words(added.language, 4)),
+        "vector": (noisy / np.linalg.norm(noisy)).tolist()}, ensure_ascii=False), encoding="utf-8")
+    # served again, from the updated index: the added document is found, and at what speed
+    again = subprocess.run([sys.executable, "-c", CHILD, str(work), repr(time.time()), "added"], capture_output=True,
+                           text=True, env=env, check=False)
+    if again.returncode:
+        raise SystemExit(f"serving process failed: {again.stderr.strip().splitlines()[-1]}")
+    after = json.loads(again.stdout.strip().splitlines()[-1])
     t = time.perf_counter()
-    store.save(index_dir, manifest(model, len(passages), len(docs)), passages, docs, vectors, sentences,
-               sentence_vectors)
+    previous = store.load(index_dir)
+    assert previous is not None
+    if store.can_append(previous, 0):
+        store.append(index_dir, previous, manifest(model, n_passages, n_docs), [], {},
+                     np.zeros((0, vectors.shape[1]), np.float32), [], np.zeros((0, vectors.shape[1]), np.float32),
+                     removed=[added.source])
+    else:
+        store.save(index_dir, manifest(model, len(passages), len(docs)), passages, docs, vectors, sentences,
+                   sentence_vectors)
     remove_s = time.perf_counter() - t
     loaded = store.load(index_dir)
-    assert loaded is not None
-    out = {"passages": len(passages), "documents": len(docs), "sentences": len(sentence_vectors),
+    assert loaded is not None and added.source not in loaded.documents
+    out = {"passages": n_passages, "documents": n_docs, "sentences": len(sentence_vectors),
            "vector_index": loaded.manifest["vectors"], "build_s": round(build_s, 2),
            "open_s": round(served["open_s"], 2), "open_index_s": round(served["open_index_s"], 3),
            "serving_rss_mb": round(served["serving_rss_mb"]),
@@ -295,6 +349,11 @@ def run(n: int, keep: Path | None) -> dict:
            "retrieve_p50_ms": round(served["retrieve_p50_ms"], 2),
            "retrieve_p95_ms": round(served["retrieve_p95_ms"], 2), "recall_at_10": round(recall, 3),
            "add_document_s": round(add_s, 2), "remove_document_s": round(remove_s, 2),
+           "update": "delta segment" if segmented else "full rebuild",
+           "after_add": {"retrieve_p50_ms": round(after["retrieve_p50_ms"], 2),
+                         "retrieve_p95_ms": round(after["retrieve_p95_ms"], 2),
+                         "added_found_at": after["added_found_at"]},
+           "rss_by_file_mb": served["rss_by_file_mb"],
            "index_mb": round(sum(f.stat().st_size for f in loaded.path.rglob("*") if f.is_file()) / 2**20),
            "synthesis_s": round(synth_s, 1), "machine": f"{os.cpu_count()} cores"}
     if not keep:

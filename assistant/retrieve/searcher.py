@@ -48,7 +48,7 @@ class Retriever:
         self.passages: Sequence[Passage] = index.passages
         self.languages: np.ndarray = index.languages
         self.owners: np.ndarray = index.owners
-        self.private = bool(index.manifest.get("owners"))
+        self.private = bool(len(self.owners)) and bool((self.owners != "").any())
         self.policy: LanguagePolicy = policy_for(embedder.info, self.options, self.languages,
                                                  dictionary=lexicon is not None)
         self.lexical: LexicalIndex = index.lexical
@@ -99,9 +99,11 @@ class Retriever:
     # --- ranking ------------------------------------------------------------------------
     def visible(self, query: Query) -> np.ndarray | None:
         """Rows the question may see: the shared corpus and its user's own uploads."""
+        live = self.index.live  # rows of documents removed since the last merge are masked
         if not self.private or query.user is None:
-            return None
-        return (self.owners == "") | (self.owners == query.user)
+            return live
+        mine = (self.owners == "") | (self.owners == query.user)
+        return mine if live is None else mine & live
 
     def rankings(self, query: Query, depth: int, mode: str = "hybrid") -> list[tuple[Ranking, float]]:
         """Each planned leg's ranking with its fusion weight."""
