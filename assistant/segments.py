@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from assistant.lexical import LexicalIndex
+from assistant.lexical import Idf, LexicalIndex
 from assistant.records import Document, Passage
 from assistant.store import StoredIndex
 
@@ -140,24 +140,15 @@ class SegmentedVectors:
         return out
 
 
-class SegmentedIdf(Mapping[str, float]):
+class SegmentedIdf(Idf):
     """IDF over all segments: document frequencies summed, as one index would count them."""
 
-    def __init__(self, parts: Sequence[LexicalIndex], size: int) -> None:
+    def __init__(self, parts: Sequence[LexicalIndex], size: int) -> None:  # no super(): no vocabulary of its own
         self.parts = parts
         self.n = max(size, 1)
 
     def df(self, term: str) -> int:
         return sum(p.idf.df(term) for p in self.parts)  # type: ignore[attr-defined]
-
-    def __getitem__(self, term: str) -> float:
-        c = self.df(term)
-        if not c:
-            raise KeyError(term)
-        return math.log(1 + (self.n - c + 0.5) / (c + 0.5))
-
-    def __contains__(self, term: object) -> bool:
-        return isinstance(term, str) and self.df(term) > 0
 
     def __iter__(self) -> Iterator[str]:
         seen: set[str] = set()
@@ -166,9 +157,6 @@ class SegmentedIdf(Mapping[str, float]):
                 if t not in seen:
                     seen.add(t)
                     yield t
-
-    def __len__(self) -> int:
-        return sum(1 for _ in self)
 
 
 class SegmentedLexical(LexicalIndex):
