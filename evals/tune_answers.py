@@ -11,7 +11,7 @@ What is fitted (``assistant/compose/model.py``):
    ``assistant/compose/evidence.py`` — per question, a softmax over its candidate sentences, fitted
    so that the sentences holding one of its answer keys or evidence phrases come first (answerable
    questions only; L2-regularised).
-2. **Selection thresholds** (``keep_ratio``, ``part_ratio``, ``reference_ratio``):
+2. **Selection thresholds** (``keep_ratio``, ``part_ratio``, ``reference_ratio``, ``list_ratio``):
    a grid, scored by the answers themselves — the share of answerable questions whose answer holds
    every key, plus half the citation precision.
 3. **Answerability**: a logistic regression over the question features (label: answerable), and the
@@ -50,7 +50,8 @@ from assistant.evaluation.metrics import normalise  # noqa: E402
 from assistant.records import Passage  # noqa: E402
 from assistant.retrieve import Query  # noqa: E402
 
-GRID = {"keep_ratio": [0.05, 0.1, 0.2, 0.35, 0.5], "part_ratio": [0.01, 0.05, 0.15], "reference_ratio": [0.3, 0.6]}
+GRID = {"keep_ratio": [0.05, 0.1, 0.2, 0.35, 0.5], "part_ratio": [0.01, 0.05, 0.15], "reference_ratio": [0.3, 0.6],
+        "list_ratio": [100.0, 0.5, 0.2, 0.05]}
 L2 = 0.1
 MAX_FALSE_ABSTENTION = 0.05
 CITATION_WEIGHT = 0.5  # selection objective: answer-key accuracy + this × citation precision
@@ -132,7 +133,8 @@ def figures(rows: list[dict]) -> dict[str, float]:
     }
 
 
-def fit(cases: list[Case], base: ExtractiveComposer, texts: dict[str, str]) -> AnswerModel:
+def fit(cases: list[Case], base: ExtractiveComposer, texts: dict[str, str],
+        citation_weight: float = CITATION_WEIGHT) -> AnswerModel:
     """Everything fitted on ``cases`` only."""
     groups = [(np.array([[f.features[n] for n in SENTENCE_FEATURES] for f in c.found]), c.labels)
               for c in cases if c.question.answerable and len(c.found)]
@@ -144,7 +146,7 @@ def fit(cases: list[Case], base: ExtractiveComposer, texts: dict[str, str]) -> A
         candidate = replace(model, **dict(zip(GRID, values, strict=True)))
         composer = ExtractiveComposer(base.retriever, base.max_sentences, model=candidate)
         f = figures(answer_rows([c for c in cases if c.question.answerable], composer, texts))
-        score = f["key_accuracy"] + CITATION_WEIGHT * f["citation_precision"]
+        score = f["key_accuracy"] + citation_weight * f["citation_precision"]
         if score > best_score + 1e-9:
             best, best_score = candidate, score
     # answerability: its features under the chosen selection, on every question
@@ -173,6 +175,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--questions", type=Path, default=ROOT / "evals" / "questions.jsonl")
     ap.add_argument("--dry-run", action="store_true")
+    ap.add_argument("--citation-weight", type=float, default=CITATION_WEIGHT,
+                    help="selection objective: answer-key accuracy + this × citation precision")
     args = ap.parse_args()
     if "holdout" in args.questions.name:
         sys.exit("the held-out set is never tuned on")
@@ -196,7 +200,7 @@ def main() -> None:
     held_rows: list[dict] = []
     for i, held in enumerate(folds):
         train = [cases[j] for f in folds[:i] + folds[i + 1:] for j in f]
-        model = fit(train, base, texts)
+        model = fit(train, base, texts, args.citation_weight)
         composer = ExtractiveComposer(retriever, base.max_sentences, model=model)
         rows = answer_rows([cases[j] for j in held], composer, texts)
         held_rows += rows
@@ -206,7 +210,7 @@ def main() -> None:
     cv = figures(held_rows)
     print("cross-validated: " + ", ".join(f"{k} {v:.3f}" for k, v in cv.items()))
 
-    final = fit(cases, base, texts)
+    final = fit(cases, base, texts, args.citation_weight)
     final = replace(final, meta={
         "fitted_on": args.questions.resolve().relative_to(ROOT).as_posix()
         if args.questions.resolve().is_relative_to(ROOT) else str(args.questions),
@@ -220,7 +224,7 @@ def main() -> None:
     whole = figures(answer_rows(cases, ExtractiveComposer(retriever, base.max_sentences, model=final), texts))
     print("fitted on the whole set (optimistic): " + ", ".join(f"{k} {v:.3f}" for k, v in whole.items()))
     print(f"thresholds: abstain below {final.abstain_below}, keep ratio {final.keep_ratio}, "
-          f"part ratio {final.part_ratio}, reference ratio {final.reference_ratio}")
+          f"part ratio {final.part_ratio}, reference ratio {final.reference_ratio}, list ratio {final.list_ratio}")
     print("sentence model: " + ", ".join(f"{n} {c:+.2f}" for n, c in zip(final.sentence.features,
                                                                       final.sentence.coef, strict=True)))
     print("answerability model: " + ", ".join(f"{n} {c:+.2f}" for n, c in zip(final.answerable.features,

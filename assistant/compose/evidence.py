@@ -81,6 +81,88 @@ ANNOUNCE = re.compile(r":\s*$|\b(two|three|four|five|several|following|the next|
                       r"несколько|следующ\w+)\b", re.IGNORECASE)
 
 
+# A list marker alone before a sentence on its line ("  1. Технологическая зависимость.": the
+# sentence splitter keeps "1." apart), or at the sentence's own start ("• цифровой торговли …").
+_MARKER_ALONE = re.compile(r"\s*(?:(\d{1,2})[.)]|[•●▪◦·*–—-])\s*")
+_MARKER_OPENING = re.compile(r"\s*(?:(\d{1,2})[.)]|[•●▪◦·*–—-])\s")
+
+
+@dataclass(frozen=True)
+class ListBlock:
+    """A list in a passage: its items (sentence spans that open a marked line), the sentences that
+    explain them, and the sentence that leads into it."""
+
+    passage: int
+    items: tuple[tuple[int, int], ...]
+    members: tuple[tuple[int, int], ...]  # items and the sentences under them
+    lead: tuple[int, int] | None  # the sentence right before the first item
+
+    @property
+    def size(self) -> int:
+        return len(self.items)
+
+
+def list_marker(text: str, start: int) -> tuple[str, int] | None:
+    """The marker of the list item that the sentence at ``start`` opens: ``("number", n)`` or
+    ``("bullet", 0)``; ``None`` for a sentence that opens no marked line.
+
+    >>> t = "Risks:\\n\\n  1. Dependence.\\n    China is stronger.\\n  2. Data.\\n• Trade (contracts);"
+    >>> [list_marker(t, t.index(w)) for w in ("Risks", "Dependence", "China", "Data", "• Trade")]
+    [None, ('number', 1), None, ('number', 2), ('bullet', 0)]
+    """
+    line = text.rfind("\n", 0, start) + 1
+    m = _MARKER_ALONE.fullmatch(text, line, start) if start > line else _MARKER_OPENING.match(text, start)
+    if m is None or (start > line and not text[line:start].strip()):
+        return None
+    return ("number", int(m.group(1))) if m.group(1) else ("bullet", 0)
+
+
+def passage_lists(passage: int, text: str, spans: list[tuple[int, int]]) -> list[ListBlock]:
+    """The lists of a passage. A numbered list runs while its numbers go up by one, with the
+    sentences under an item belonging to it, and ends at a heading; a bulleted one runs while its
+    lines are bullets. A list cut by the passage's edge is kept with the items it has.
+
+    >>> t = ("Three risks:\\n\\n1. Dependence.\\nChina is stronger.\\n2. Data.\\n3. Sanctions.\\n\\n"
+    ...      "Summary\\n\\nIt ends.")
+    >>> from assistant.ingest.chunk import split_sentences
+    >>> [(b.size, t[slice(*b.lead)]) for b in passage_lists(0, t, split_sentences(t))]
+    [(3, 'Three risks:')]
+    """
+    blocks: list[ListBlock] = []
+    items: list[tuple[int, int]] = []
+    members: list[tuple[int, int]] = []
+    lead: tuple[int, int] | None = None
+    kind, last = "", 0
+    previous: tuple[int, int] | None = None
+
+    def close() -> None:
+        if len(items) >= 2:
+            blocks.append(ListBlock(passage, tuple(items), tuple(members), lead))
+        items.clear()
+        members.clear()
+
+    for span in spans:
+        sentence = text[span[0]:span[1]]
+        if _MARKER_ALONE.fullmatch(sentence):
+            continue  # "1." split off its item
+        marker = list_marker(text, span[0])
+        if marker is not None:
+            same = items and marker[0] == kind and (kind == "bullet" or marker[1] == last + 1)
+            if not same:
+                close()
+                lead = previous
+            kind, last = marker
+            items.append(span)
+            members.append(span)
+        elif items and kind == "number" and not is_heading(sentence) and len(members) < 4 * len(items):
+            members.append(span)
+        else:
+            close()
+        previous = span
+    close()
+    return blocks
+
+
 def is_reference(text: str, section: str = "") -> bool:
     """An entry of a reference list: in a ``references`` section, or shaped like one."""
     return section == "references" or bool(REFERENCE_ENTRY.search(text))
@@ -132,6 +214,8 @@ class Candidate:
     matched: frozenset[str]  # the question's stems it holds (itself, by key or by translation)
     reference: bool
     features: dict[str, float] = field(default_factory=dict)
+    block: ListBlock | None = None  # the list it belongs to (an item, or a sentence under one)
+    part_sims: tuple[float, ...] = ()  # similarity to each part of a two-part question, within its language
     score: float = 0.0  # fitted utility: how likely it holds the asked-for fact, compared with the others
     p: float = 0.0  # its share of the best candidate's likelihood, exp(score - best score), in (0, 1]
 
@@ -171,7 +255,10 @@ def candidates(query: Query, passages: list[Passage], retriever) -> list[Candida
     for i, p in enumerate(passages):
         spans, vectors = retriever.sentences(p)
         sims = vectors @ query.vector if query.vector is not None and len(vectors) else np.zeros(len(spans))
-        for (start, end), sim in zip(spans, sims, strict=True):
+        block_of = {span: b for b in passage_lists(i, p.text, spans) for span in b.members}
+        part_sims = (vectors @ query.part_vectors.T if query.part_vectors is not None and len(vectors)
+                     else np.zeros((len(spans), 0)))
+        for (start, end), sim, by_part in zip(spans, sims, part_sims, strict=True):
             text = p.text[start:end]
             if len(text) < MIN_CHARS:
                 continue
@@ -187,7 +274,8 @@ def candidates(query: Query, passages: list[Passage], retriever) -> list[Candida
                       if query.entities else 1.0)
             out.append(Candidate(
                 passage=i, start=start, end=end, text=text, language=language, terms=terms, matched=matched,
-                reference=is_reference(text, p.section),
+                reference=is_reference(text, p.section), block=block_of.get((start, end)),
+                part_sims=tuple(float(v) for v in by_part),
                 features={
                     "dense": float(sim),
                     "coverage": native,
@@ -213,7 +301,11 @@ def candidates(query: Query, passages: list[Passage], retriever) -> list[Candida
         for c in out:
             by_language.setdefault(c.language, []).append(c.features["dense"])
         centre = {lang: float(np.median(v)) for lang, v in by_language.items()}
+        parts = len(out[0].part_sims)
+        part_centre = {lang: [float(np.median([c.part_sims[j] for c in out if c.language == lang]))
+                              for j in range(parts)] for lang in by_language}
         for i, c in enumerate(out):
+            c.part_sims = tuple(v - m for v, m in zip(c.part_sims, part_centre[c.language], strict=True))
             c.features["dense_gap"] = c.features["dense"] - best
             c.features["dense_calibrated"] = c.features["dense"] - centre[c.language]
             # a quotation or a fact often follows the sentence that names the topic

@@ -7,10 +7,12 @@
 2. **Relevance.** A fitted logistic model gives each the probability that it holds the asked-for
    fact; the best comes first.
 3. **Selection.** The best sentence, then each further one that is likely enough *and* covers a
-   part of the question not yet covered (the second half of a two-part question, more items of a
-   list); a sentence that only repeats is never added, so every quoted sentence adds a part. A
-   reference-list entry is quoted only when no prose sentence comes near it, and then as a
-   reference (its title, without URL noise).
+   part of the question not yet covered (the second half of a two-part question, found by each
+   part's own vector; more items of a list); a sentence that only repeats is never added, so every
+   quoted sentence adds a part. A question that counts its items ("which three risks") is answered
+   by a list of that many items when the list as a whole is likely enough. A reference-list entry
+   is quoted only when no prose sentence comes near it, and then as a reference (its title,
+   without URL noise).
 4. **Answerability.** A second fitted model judges the evidence as a whole (the best sentence's
    probability and margin, whether the question's names and numbers occur at all, whether the chosen
    sentences hold the kind of answer asked for, and how much they cover). Below its threshold the
@@ -32,6 +34,7 @@ from dataclasses import dataclass, field
 from assistant.compose.base import ABSTAIN, Draft
 from assistant.compose.evidence import (
     Candidate,
+    ListBlock,
     candidates,
     continuation,
     numbers_missing,
@@ -102,14 +105,19 @@ class ExtractiveComposer:
         for c in found:
             c.p = math.exp(c.score - top)
         ranked = sorted(found, key=lambda c: (-c.score, c.passage, c.start))
-        chosen = self.select(ranked, query.parts)
+        chosen = self.select(ranked, query.parts, query.count)
         features = question_features(query, ranked, chosen, passages, self.retriever.weight)
         answerable = self.model.answerable_p(features) if ranked else 0.0
         return Assessment(ranked, chosen, answerable, features, numbers_missing(query, chosen, ranked))
 
-    def select(self, ranked: list[Candidate], parts: tuple[tuple[str, ...], ...] = ()) -> list[Candidate]:
+    def select(self, ranked: list[Candidate], parts: tuple[tuple[str, ...], ...] = (),
+               count: int = 0) -> list[Candidate]:
         """The best sentence, then further ones that add an uncovered part of the question
-        (``parts``: the stems of each part of a two-part question)."""
+        (``parts``: the stems of each part of a two-part question); or, for a question that counts
+        the items it asks for (``count``), a list of that many items, when one is likely enough."""
+        listed = self.counted_list(ranked, count)
+        if listed:
+            return listed
         idf = {stem: self.retriever.weight(stem) for part in parts for stem in part}
 
         def weight(stems: set[str] | frozenset[str]) -> float:
@@ -129,8 +137,19 @@ class ExtractiveComposer:
         for c in continuation(best, ordered, LIST_ITEMS):
             chosen.append(c)
             covered |= c.matched
-        # a two-part question: each part gets the likeliest sentence that speaks to it
-        for part in uncovered_parts(parts, covered, weight):
+        # a two-part question: each part gets the sentence that answers it best, by meaning (each
+        # part embedded on its own, so a Russian part finds an English sentence) among the likely
+        # enough ones, unless a chosen sentence answers it nearly as well
+        if parts and len(best.part_sims) == len(parts):
+            pool = [c for c in prose if c.p >= self.model.part_ratio]
+            for j in range(len(parts)):
+                top = max(pool, key=lambda c: c.part_sims[j])
+                if any(c.part_sims[j] >= top.part_sims[j] - self.model.part_margin for c in chosen):
+                    continue
+                if len(chosen) < self.max_sentences + 1:
+                    chosen.append(top)
+                    covered |= top.matched
+        for part in uncovered_parts(parts, covered, weight) if not best.part_sims else ():
             speaking = [c for c in prose if c not in chosen and c.p >= self.model.part_ratio * best.p
                         and weight(c.matched & part) >= 0.5 * weight(part)]
             if speaking and len(chosen) < self.max_sentences + 1:
@@ -152,6 +171,35 @@ class ExtractiveComposer:
                     covered |= item.matched
         return sorted(chosen, key=lambda c: (c.passage, c.start))
 
+
+    def counted_list(self, ranked: list[Candidate], count: int) -> list[Candidate]:
+        """For "which three risks …": the passages' list of exactly ``count`` items that holds the
+        most of the sentence model's likelihood (the sum of ``p`` over its items, the sentences
+        under them and the sentence leading into it: a list is judged as a whole, not by one line),
+        when that sum reaches ``list_ratio`` (the best sentence's own ``p`` is 1); its items, after
+        its lead when that announces it ("… in three areas:"). Empty when no list is likely enough."""
+        if count < 2 or not ranked:
+            return []
+        blocks = {c.block for c in ranked if c.block is not None and c.block.size == count}
+        if not blocks:
+            return []
+        leads = {(b.passage, b.lead): b for b in blocks if b.lead is not None}
+        mass: dict[ListBlock, float] = {}
+        for c in ranked:
+            block = c.block if c.block in blocks else leads.get((c.passage, (c.start, c.end)))
+            if block is not None and not c.reference:
+                mass[block] = mass.get(block, 0.0) + c.p
+        if not mass:
+            return []
+        block, share = max(mass.items(), key=lambda kv: kv[1])
+        if share < self.model.list_ratio:
+            return []
+        span = {(c.passage, c.start, c.end): c for c in ranked}
+        lead = span.get((block.passage, *block.lead)) if block.lead else None
+        items = [span[(block.passage, *item)] for item in block.items if (block.passage, *item) in span]
+        if len(items) < 2:
+            return []
+        return ([lead] if lead is not None and lead.text.rstrip().endswith(":") else []) + items
 
     # --- writing the answer ---------------------------------------------------------------
     def stream(self, query: Query, passages: list[Passage],

@@ -51,18 +51,51 @@ _PART_BREAK = re.compile(
     re.IGNORECASE)
 
 
+def split_parts(question: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """Each part of a question that asks two things, as written and as its stems (``()`` for a
+    one-part question).
+
+    >>> split_parts("Who is Rysmambetov and what does he say about water?")
+    (('Who is Rysmambetov', ('rysmambetov',)), ('what does he say about water?', ('he', 'about', 'water')))
+    >>> split_parts("Where is Khorgos?")
+    ()
+    """
+    pieces = [p.strip() for p in _PART_BREAK.split(question) if p and p.strip(" ,?")]
+    parts = tuple((p, tuple(dict.fromkeys(stem for stem, _ in words(p)))) for p in pieces)
+    parts = tuple((p, stems) for p, stems in parts if stems)
+    return parts if len(parts) >= 2 else ()
+
+
 def question_parts(question: str) -> tuple[tuple[str, ...], ...]:
     """The stems of each part of a question that asks two things (``()`` for a one-part question).
 
     >>> question_parts("Who is Rysmambetov and what does he say about water?")
     (('rysmambetov',), ('he', 'about', 'water'))
-    >>> question_parts("Where is Khorgos?")
-    ()
     """
-    pieces = [p for p in _PART_BREAK.split(question) if p and p.strip(" ,?")]
-    parts = tuple(tuple(dict.fromkeys(stem for stem, _ in words(p))) for p in pieces)
-    parts = tuple(p for p in parts if p)
-    return parts if len(parts) >= 2 else ()
+    return tuple(stems for _, stems in split_parts(question))
+
+
+_COUNT_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "два": 2, "две": 2, "двух": 2, "двумя": 2,
+                "три": 3, "трёх": 3, "трех": 3, "тремя": 3, "четыре": 4, "четырёх": 4, "четырех": 4,
+                "пять": 5, "пяти": 5, "шесть": 6, "шести": 6}
+_COUNT = re.compile(r"\b(?:which|what|the|name|list|какие|каких|какими|каким|назовите|перечислите|в|на|о|об)\s+"
+                    r"(?:(?:main|key|major|главн\w+|основн\w+|ключев\w+)\s+)?(" + "|".join(_COUNT_WORDS) + r"|[2-6])\b",
+                    re.IGNORECASE)
+
+
+def asked_count(question: str) -> int:
+    """How many items a question asks for, when it says so (``0`` when it does not).
+
+    >>> [asked_count(q) for q in ("Which three risks does the author name?", "В каких трёх областях?",
+    ...                          "Какие две страны?", "What happened in 2020?", "Who are the two leaders?",
+    ...                          "Что изменилось в 2020 году?")]
+    [3, 3, 2, 0, 2, 0]
+    """
+    m = _COUNT.search(question)
+    if not m:
+        return 0
+    word = m.group(1).lower()
+    return int(word) if word.isdigit() else _COUNT_WORDS[word]
 
 
 def expected_answer(question: str) -> str:
@@ -90,9 +123,12 @@ class Query:
     names: tuple[str, ...]
     entities: tuple[tuple[str, str], ...] = ()  # (stem, key) of the question's names and numbers
     expects: str = ""  # the kind of answer asked for (see ``expected_answer``)
+    count: int = 0  # how many items the question asks for ("which three risks": 3; see ``asked_count``)
     parts: tuple[tuple[str, ...], ...] = ()  # stems of each part of a two-part question
+    part_texts: tuple[str, ...] = ()  # … and each part as written
     concepts: tuple[Concept, ...] = ()
     vector: np.ndarray | None = field(default=None, repr=False)
+    part_vectors: np.ndarray | None = field(default=None, repr=False)  # one row per part of ``part_texts``
     user: str | None = None
 
     @property
@@ -109,6 +145,7 @@ def analyse_text(question: str, text: str | None = None, user: str | None = None
     question = safe_text(question)
     text = safe_text(text) if text else question
     asked = words(question)
+    parts = split_parts(question)
     names = tuple(m.group() for m in NAME.finditer(text) if m.start() > 0)
     numbers = tuple(dict.fromkeys(stem for stem, _ in asked if NUMBER.match(stem)))
     named = {stem for m in NAME.finditer(question) if m.start() > 0 for stem, _ in words(m.group())}
@@ -116,5 +153,6 @@ def analyse_text(question: str, text: str | None = None, user: str | None = None
     return Query(
         question=question, text=text, language=detect_language(question), words=tuple(asked),
         numbers=numbers, terms=tuple(analyze(text)), names=names, user=user, entities=entities,
-        expects=expected_answer(question), parts=question_parts(question),
+        expects=expected_answer(question), parts=tuple(stems for _, stems in parts),
+        part_texts=tuple(piece for piece, _ in parts), count=asked_count(question),
     )

@@ -81,7 +81,11 @@ class Retriever:
         if self.translator is not None and mode == "hybrid":
             query = replace(query, concepts=self._translate(query.text))
         if mode != "lexical" and self.size:
-            query = query.with_vector(self.embedder.embed_queries([query.text])[0])
+            # each part of a two-part question is embedded too (one batch): the composer looks for a
+            # sentence that answers each part, across languages, where shared words cannot show it
+            vectors = self.embedder.embed_queries([query.text, *query.part_texts])
+            query = replace(query.with_vector(vectors[0]),
+                            part_vectors=np.asarray(vectors[1:]) if query.part_texts else None)
         return query
 
     def _translate(self, text: str) -> tuple:

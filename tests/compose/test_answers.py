@@ -38,6 +38,43 @@ def test_a_further_sentence_that_announces_a_list_brings_its_items(bot: Assistan
     assert keys_in(result.answer, ["цифровизации промышленности", "западным решениям"]), result.answer
 
 
+def test_a_question_that_counts_its_items_gets_a_list_of_that_many(bot: Assistant):
+    # q060: the likeliest sentence explains the first of three numbered risks; the three items answer
+    result = bot.answer("Какие три главных риска российско-китайского ИИ-партнёрства выделяет автор?")
+    assert keys_in(result.answer, ["Технологическая зависимость", "Контроль данных", "Санкционные риски"]), \
+        result.answer
+    # q011: the article's opening sentence is likelier than any line of the list "… в сферах:", but
+    # the list of three, with its lead, holds more of the likelihood than any other list of three
+    result = bot.answer("По сообщению Global Times, в каких трёх областях Россия и Китай обсуждают совместные "
+                        "проекты с искусственным интеллектом?")
+    assert "в сферах:" in result.answer, result.answer
+    assert keys_in(result.answer, ["цифровой торговли", "индустриального ИИ", "финансовых технологий"]), \
+        result.answer
+
+
+def test_a_counted_question_without_a_list_of_that_many_is_answered_from_prose(bot: Assistant):
+    # q110: "which two forums": the passages hold lists of three and four, not of two
+    result = bot.answer("On the sidelines of which two forums were the talks with Chinese research centres on "
+                        "joint large-language-model platforms announced?")
+    assert keys_in(result.answer, ["Восточного экономического форума", "Петербургского международного форума"]), \
+        result.answer
+    assert "•" not in result.answer
+
+
+def test_each_part_of_a_two_part_question_is_found_by_meaning(bot: Assistant):
+    # q070: the parts are in different passages; the second part ("how many American companies")
+    # shares few words with the best sentence's passage
+    result = bot.answer("The United States appears in the paper both as a partner of Kazakhstan and as a rival of "
+                        "the Belt and Road. How many American companies operate in Kazakhstan, and how has US "
+                        "strategy towards the initiative evolved?")
+    assert keys_in(result.answer, ["500 American companies", "strategic competition"]), result.answer
+    # q020: two articles, one part each
+    result = bot.answer("Какую роль отводят юаню два материала: что предлагается сделать Китаю и России со своими "
+                        "валютами и какую возможность усиление юаня открывает для Казахстана?")
+    assert keys_in(result.answer, ["двух валют", "финансовым хабом"]), result.answer
+    assert len({c.source for c in result.citations}) == 2
+
+
 def test_a_two_part_question_gets_both_parts(bot: Assistant):
     # q107: who the official is, and which department he directs
     result = bot.answer("Who is the Kazakh official quoted about Kazakhstani companies registering on Alibaba, "
