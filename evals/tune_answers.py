@@ -11,7 +11,8 @@ What is fitted (``assistant/compose/model.py``):
    ``assistant/compose/evidence.py`` — per question, a softmax over its candidate sentences, fitted
    so that the sentences holding one of its answer keys or evidence phrases come first (answerable
    questions only; L2-regularised).
-2. **Selection thresholds** (``keep_ratio``, ``part_ratio``, ``reference_ratio``, ``list_ratio``):
+2. **Selection thresholds** (``keep_ratio``, ``part_ratio``, ``reference_ratio``, ``list_ratio``,
+   ``other_ratio``):
    a grid, scored by the answers themselves — the share of answerable questions whose answer holds
    every key, plus half the citation precision.
 3. **Answerability**: a logistic regression over the question features (label: answerable), and the
@@ -51,7 +52,7 @@ from assistant.records import Passage  # noqa: E402
 from assistant.retrieve import Query  # noqa: E402
 
 GRID = {"keep_ratio": [0.05, 0.1, 0.2, 0.35, 0.5], "part_ratio": [0.01, 0.05, 0.15], "reference_ratio": [0.3, 0.6],
-        "list_ratio": [100.0, 0.5, 0.2, 0.05]}
+        "list_ratio": [100.0, 0.5, 0.2, 0.05], "other_ratio": [0.0, 0.5]}
 L2 = 0.1
 MAX_FALSE_ABSTENTION = 0.05
 CITATION_WEIGHT = 0.5  # selection objective: answer-key accuracy + this × citation precision
@@ -224,7 +225,8 @@ def main() -> None:
     whole = figures(answer_rows(cases, ExtractiveComposer(retriever, base.max_sentences, model=final), texts))
     print("fitted on the whole set (optimistic): " + ", ".join(f"{k} {v:.3f}" for k, v in whole.items()))
     print(f"thresholds: abstain below {final.abstain_below}, keep ratio {final.keep_ratio}, "
-          f"part ratio {final.part_ratio}, reference ratio {final.reference_ratio}, list ratio {final.list_ratio}")
+          f"part ratio {final.part_ratio}, reference ratio {final.reference_ratio}, list ratio {final.list_ratio}, "
+          f"other-passage ratio {final.other_ratio}")
     print("sentence model: " + ", ".join(f"{n} {c:+.2f}" for n, c in zip(final.sentence.features,
                                                                       final.sentence.coef, strict=True)))
     print("answerability model: " + ", ".join(f"{n} {c:+.2f}" for n, c in zip(final.answerable.features,

@@ -160,6 +160,8 @@ class ExtractiveComposer:
                 break
             if c in chosen or c.p < self.model.keep_ratio * best.p:
                 continue
+            if c.passage not in {o.passage for o in chosen} and c.p < self.model.other_ratio * best.p:
+                continue  # another passage, another citation: only for a sentence nearly as likely
             if c.matched <= covered:
                 continue  # says nothing about a part of the question not already answered
             chosen.append(c)

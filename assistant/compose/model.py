@@ -72,6 +72,7 @@ class AnswerModel:
     keep_ratio: float = 0.5  # a further sentence must be this likely, relative to the best one
     part_ratio: float = 0.1  # … or this likely, when it speaks to a part of the question left open
     reference_ratio: float = 0.5  # a reference entry is quoted only if no prose sentence reaches this share of it
+    other_ratio: float = 0.0  # … and this likely when it comes from a passage not yet cited
     part_margin: float = 0.02  # a part counts as answered by a chosen sentence this close to its best match
     # a counted list is quoted when its sentences together reach this share of the best one (100: never)
     list_ratio: float = 100.0
@@ -110,7 +111,8 @@ class AnswerModel:
             "answerable": self.answerable.to_dict(),
             "thresholds": {"abstain_below": self.abstain_below, "keep_ratio": self.keep_ratio,
                            "part_ratio": self.part_ratio, "reference_ratio": self.reference_ratio,
-                           "list_ratio": self.list_ratio, "part_margin": self.part_margin},
+                           "list_ratio": self.list_ratio, "part_margin": self.part_margin,
+                           "other_ratio": self.other_ratio},
             "meta": self.meta,
         }
         path.write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")

@@ -10,6 +10,7 @@ on questions of our own sets (ids from evals/questions.jsonl), now handled.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -73,6 +74,21 @@ def test_each_part_of_a_two_part_question_is_found_by_meaning(bot: Assistant):
                         "валютами и какую возможность усиление юаня открывает для Казахстана?")
     assert keys_in(result.answer, ["двух валют", "финансовым хабом"]), result.answer
     assert len({c.source for c in result.citations}) == 2
+
+
+@pytest.mark.parametrize(("question", "keys"), [
+    # q096: the fact is in one passage; a likely-enough sentence of another passage used to add a
+    # second citation that holds no evidence
+    ("Какое место занимает цифровая экономика Беларуси среди восточноевропейских стран СНГ?", ["among the top"]),
+    # q119: the same, for an English question
+    ("Why, in the author's view, do national rules such as China's draft Data Security Law or California's "
+     "privacy act not settle the governance problems of the Digital Silk Road?", ["transnational", "trans-regional"]),
+])
+def test_an_answer_held_by_one_passage_cites_that_passage_only(bot: Assistant, question: str, keys: list[str]):
+    result = bot.answer(question)
+    assert keys_in(result.answer, keys), result.answer
+    assert len({c.source for c in result.citations}) == 1, result.answer
+    assert {int(n) for n in re.findall(r"\[(\d+)\]", result.answer)} == {1}, result.answer
 
 
 def test_a_two_part_question_gets_both_parts(bot: Assistant):
