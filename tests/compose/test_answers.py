@@ -91,6 +91,17 @@ def test_an_answer_held_by_one_passage_cites_that_passage_only(bot: Assistant, q
     assert {int(n) for n in re.findall(r"\[(\d+)\]", result.answer)} == {1}, result.answer
 
 
+def test_a_russian_question_finds_the_english_sentence_that_holds_the_fact(bot: Assistant):
+    # q053: the English sentence with the structures shares no word with the Russian question; read
+    # with its neighbours ("… strengthen the foundation for sustained innovation and talent training")
+    # it is likely enough to be quoted
+    result = bot.answer("Какие совместные структуры предлагается создать Китаю и Беларуси, чтобы укрепить основу "
+                        "для инноваций и подготовки кадров?")
+    assert keys_in(result.answer, ["incubation platforms", "research laboratories", "R&D strategic alliances"]), \
+        result.answer
+    assert result.answer.startswith("Ответ из англоязычного источника:")
+
+
 def test_a_two_part_question_gets_both_parts(bot: Assistant):
     # q107: who the official is, and which department he directs
     result = bot.answer("Who is the Kazakh official quoted about Kazakhstani companies registering on Alibaba, "
