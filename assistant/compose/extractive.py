@@ -37,6 +37,7 @@ from assistant.compose.evidence import (
     ListBlock,
     candidates,
     continuation,
+    list_marker,
     numbers_missing,
     question_features,
     reference_title,
@@ -222,7 +223,12 @@ class ExtractiveComposer:
             skip = 0 if c.reference else len(c.text) - len(unpaired_quote(c.text))  # a quotation's lone opening mark
             text = (FROM_REFERENCES[language].format(title=reference_title(c.text)) if c.reference
                     else SOURCE_REFERENCE.sub("", c.text[skip:]))
-            piece = (" " if i else "") + f"{text} [{c.passage + 1}]"
+            # a list's items each start a line, a numbered one with its number (the marker stands
+            # outside the sentence's span, so the quote and its highlight stay verbatim)
+            item = c.block is not None and (c.start, c.end) in c.block.items
+            marker = list_marker(p.text, c.start) if item else None
+            number = f"{marker[1]}. " if marker and marker[0] == "number" else ""
+            piece = ("\n" if item and i else " " if i else "") + f"{number}{text} [{c.passage + 1}]"
             parts.append(piece)
             highlights.setdefault(c.passage + 1, []).append((p.start + c.start + skip, p.start + c.end))
             yield piece

@@ -44,6 +44,8 @@ def test_a_question_that_counts_its_items_gets_a_list_of_that_many(bot: Assistan
     result = bot.answer("Какие три главных риска российско-китайского ИИ-партнёрства выделяет автор?")
     assert keys_in(result.answer, ["Технологическая зависимость", "Контроль данных", "Санкционные риски"]), \
         result.answer
+    # each item on its own line, with its number (the marker is outside the quoted sentence)
+    assert [line.split(" ", 1)[0] for line in result.answer.splitlines()] == ["1.", "2.", "3."], result.answer
     # q011: the article's opening sentence is likelier than any line of the list "… в сферах:", but
     # the list of three, with its lead, holds more of the likelihood than any other list of three
     result = bot.answer("По сообщению Global Times, в каких трёх областях Россия и Китай обсуждают совместные "
