@@ -51,6 +51,9 @@ _PART_BREAK = re.compile(
     re.IGNORECASE)
 
 
+MAX_PARTS = 4
+
+
 def split_parts(question: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
     """Each part of a question that asks two things, as written and as its stems (``()`` for a
     one-part question).
@@ -59,8 +62,12 @@ def split_parts(question: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
     (('Who is Rysmambetov', ('rysmambetov',)), ('what does he say about water?', ('he', 'about', 'water')))
     >>> split_parts("Where is Khorgos?")
     ()
+    >>> [stems for _, stems in split_parts("Who leads Khorgos? What grows? Where is Astana? Why trade? How fast?")]
+    [('lead', 'khorgo'), ('grow',), ('astana',), ('trade', 'fast')]
     """
     pieces = [p.strip() for p in _PART_BREAK.split(question) if p and p.strip(" ,?")]
+    if len(pieces) > MAX_PARTS:  # each part is embedded: a run-on question must not cost a batch per clause
+        pieces = [*pieces[:MAX_PARTS - 1], " ".join(pieces[MAX_PARTS - 1:])]
     parts = tuple((p, tuple(dict.fromkeys(stem for stem, _ in words(p)))) for p in pieces)
     parts = tuple((p, stems) for p, stems in parts if stems)
     return parts if len(parts) >= 2 else ()
