@@ -172,7 +172,7 @@ class ExtractiveComposer:
                 if item not in chosen:
                     chosen.append(item)
                     covered |= item.matched
-        return sorted(chosen, key=lambda c: (c.passage, c.start))
+        return sorted(without_stray_items(chosen), key=lambda c: (c.passage, c.start))
 
 
     def counted_list(self, ranked: list[Candidate], count: int) -> list[Candidate]:
@@ -254,6 +254,27 @@ class ExtractiveComposer:
         notices = [f"no matching passage states {', '.join(judged.missing)}"] if judged.missing else []
         yield Draft(text, abstained=True, confidence=round(judged.answerable, 4), composer=self.name,
                     notices=notices, related=list(range(1, min(len(passages), RELATED) + 1)))
+
+
+def without_stray_items(chosen: list[Candidate]) -> list[Candidate]:
+    """``chosen`` without a lone item of one list when the answer quotes another list with the
+    sentence announcing it: the announced list is the answer, and an item of a different list
+    quoted beside it reads as part of it ("• индустриального ИИ …" before "ИИ выгоден обеим
+    сторонам по разным причинам: • Китаю … • России …")."""
+    def key(c: Candidate) -> tuple[int, int, int]:
+        return (c.passage, c.start, c.end)
+
+    def is_item(c: Candidate) -> bool:
+        return c.block is not None and (c.start, c.end) in c.block.items
+
+    spans = {key(c) for c in chosen}
+    announced = {c.block for c in chosen if is_item(c) and c.block is not None and c.block.lead is not None
+                 and (c.passage, *c.block.lead) in spans}
+    if not announced:
+        return chosen
+    stray = [c for c in chosen if is_item(c) and c.block not in announced
+             and sum(o.block == c.block for o in chosen) == 1]
+    return [c for c in chosen if c not in stray]
 
 
 def unpaired_quote(text: str) -> str:
