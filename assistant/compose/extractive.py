@@ -141,8 +141,8 @@ class ExtractiveComposer:
         # a two-part question: each part gets the sentence that answers it best, by meaning (each
         # part embedded on its own, so a Russian part finds an English sentence) among the likely
         # enough ones, unless a chosen sentence answers it nearly as well
-        if parts and len(best.part_sims) == len(parts):
-            pool = [c for c in prose if c.p >= self.model.part_ratio]
+        pool = [c for c in prose if c.p >= self.model.part_ratio]
+        if parts and pool and len(best.part_sims) == len(parts):
             for j in range(len(parts)):
                 top = max(pool, key=lambda c: c.part_sims[j])
                 if any(c.part_sims[j] >= top.part_sims[j] - self.model.part_margin for c in chosen):
@@ -173,7 +173,6 @@ class ExtractiveComposer:
                     chosen.append(item)
                     covered |= item.matched
         return sorted(without_stray_items(chosen), key=lambda c: (c.passage, c.start))
-
 
     def counted_list(self, ranked: list[Candidate], count: int) -> list[Candidate]:
         """For "which three risks …": the passages' list of exactly ``count`` items that holds the

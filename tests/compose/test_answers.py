@@ -175,3 +175,20 @@ def test_answer_drains_the_stream(bot: Assistant):
     *deltas, final = list(bot.stream(question))
     assert "".join(deltas).strip() == final.answer
     assert bot.answer(question) == final
+
+
+def test_a_two_part_question_whose_best_sentence_is_a_reference_entry_is_answered(bot: Assistant):
+    """Selection when only a reference entry is likely: no prose sentence is in the pool the parts
+    are looked for in, and the entry is quoted (it used to raise on the empty pool)."""
+    from assistant.compose.evidence import Candidate
+    from assistant.compose.extractive import ExtractiveComposer
+
+    def candidate(start: int, text: str, p: float, reference: bool) -> Candidate:
+        return Candidate(passage=0, start=start, end=start + len(text), text=text, language="en",
+                         terms=frozenset(), matched=frozenset(), reference=reference, p=p, score=p,
+                         part_sims=(0.1, 0.2))
+
+    composer = ExtractiveComposer(bot.retriever())
+    entry = candidate(0, "17. China becomes the largest market for ferroalloys [Electronic resource].", 1.0, True)
+    prose = candidate(80, "Trade grew in many ways over the years.", 0.001, False)
+    assert composer.select([entry, prose], parts=(("china",), ("ferroalloy",))) == [entry]
