@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from assistant.ingest.clean import is_heading
+from assistant.ingest.clean import BULLETS, is_heading
 from assistant.lexical import CYRILLIC, analyze, coverage, words
 from assistant.records import Passage
 from assistant.retrieve.query import Query
@@ -76,7 +76,7 @@ REASON = re.compile(r"\b(because|since|due to|as a result|owing to|in order to|s
                     re.IGNORECASE)
 ENUMERATION = re.compile(r"[,;]|•|\b(and|и|а также)\b")
 # An item of an enumeration: a bullet, or a sentence opening with an ordinal ("Second, …", "Во-вторых, …").
-ITEM = re.compile(r"^\s*([•●▪◦·*–—-]\s|\d{1,2}[.)]\s|(first(ly)?|second(ly)?|third(ly)?|fourth|finally|lastly|"
+ITEM = re.compile(rf"^\s*({BULLETS}\s|\d{{1,2}}[.)]\s|(first(ly)?|second(ly)?|third(ly)?|fourth|finally|lastly|"
                   r"во-первых|во-вторых|в-третьих|в-четв[её]ртых|наконец|кроме того)\b)", re.IGNORECASE)
 # A sentence that announces what follows: it ends with a colon, or names a count of things to come.
 ANNOUNCE = re.compile(r":\s*$|\b(two|three|four|five|several|following|the next|два|две|три|четыре|пять|"
@@ -85,8 +85,9 @@ ANNOUNCE = re.compile(r":\s*$|\b(two|three|four|five|several|following|the next|
 
 # A list marker alone before a sentence on its line ("  1. Технологическая зависимость.": the
 # sentence splitter keeps "1." apart), or at the sentence's own start ("• цифровой торговли …").
-_MARKER_ALONE = re.compile(r"\s*(?:(\d{1,2})[.)]|[•●▪◦·*–—-])\s*")
-_MARKER_OPENING = re.compile(r"\s*(?:(\d{1,2})[.)]|[•●▪◦·*–—-])\s")
+_MARKER = rf"(?:(\d{{1,2}})[.)]|{BULLETS})"
+_MARKER_ALONE = re.compile(rf"\s*{_MARKER}\s*")
+_MARKER_OPENING = re.compile(rf"\s*{_MARKER}\s")
 
 
 @dataclass(frozen=True)

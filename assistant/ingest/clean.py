@@ -48,7 +48,8 @@ BOILERPLATE = [
 ]
 PAGE_FURNITURE = re.compile(r"^[-–—]?\s*\d{1,4}\s*$|^[^\w«\"“(]{0,3}$")
 TERMINAL = tuple(".!?…:;»\"”)")
-LIST_ITEM = re.compile(r"^(?:[•●▪◦·*–—-]\s|\d{1,2}[.)]\s|[a-zа-я][.)]\s)")
+BULLETS = "[•●▪◦·*–—-]"  # the marks a bulleted line opens with (a character class)
+LIST_ITEM = re.compile(rf"^(?:{BULLETS}\s|\d{{1,2}}[.)]\s|[a-zа-я][.)]\s)")
 HYPHEN_BREAK = re.compile(r"(\w)-$")  # (a soft hyphen at a line end is made a "-" first)
 WORD_AT_END = re.compile(r"(\w+)-$")
 WORD_AT_START = re.compile(r"^(\w+)")

@@ -73,15 +73,6 @@ def split_parts(question: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
     return parts if len(parts) >= 2 else ()
 
 
-def question_parts(question: str) -> tuple[tuple[str, ...], ...]:
-    """The stems of each part of a question that asks two things (``()`` for a one-part question).
-
-    >>> question_parts("Who is Rysmambetov and what does he say about water?")
-    (('rysmambetov',), ('he', 'about', 'water'))
-    """
-    return tuple(stems for _, stems in split_parts(question))
-
-
 _COUNT_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "два": 2, "две": 2, "двух": 2, "двумя": 2,
                 "три": 3, "трёх": 3, "трех": 3, "тремя": 3, "четыре": 4, "четырёх": 4, "четырех": 4,
                 "пять": 5, "пяти": 5, "шесть": 6, "шести": 6}
