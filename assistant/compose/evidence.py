@@ -308,21 +308,17 @@ def candidates(query: Query, passages: list[Passage], retriever) -> list[Candida
             ))
     if out:
         # similarity is compared within a language: the model scores the question's own language higher
+        # (each similarity, alone, with its neighbours and to each part, less its language's median)
         best = max(c.features["dense"] for c in out)
-        by_language: dict[str, list[float]] = {}
-        for c in out:
-            by_language.setdefault(c.language, []).append(c.features["dense"])
-        centre = {lang: float(np.median(v)) for lang, v in by_language.items()}
-        window_centre = {lang: float(np.median([c.features["window"] for c in out if c.language == lang]))
-                         for lang in by_language}
-        parts = len(out[0].part_sims)
-        part_centre = {lang: [float(np.median([c.part_sims[j] for c in out if c.language == lang]))
-                              for j in range(parts)] for lang in by_language}
+        sims = np.array([[c.features["dense"], c.features["window"], *c.part_sims] for c in out])
+        languages = np.array([c.language for c in out])
+        centre = {lang: np.median(sims[languages == lang], axis=0) for lang in set(languages.tolist())}
         for i, c in enumerate(out):
-            c.part_sims = tuple(v - m for v, m in zip(c.part_sims, part_centre[c.language], strict=True))
+            calibrated = sims[i] - centre[c.language]
             c.features["dense_gap"] = c.features["dense"] - best
-            c.features["window_calibrated"] = c.features["window"] - window_centre[c.language]
-            c.features["dense_calibrated"] = c.features["dense"] - centre[c.language]
+            c.features["dense_calibrated"] = float(calibrated[0])
+            c.features["window_calibrated"] = float(calibrated[1])
+            c.part_sims = tuple(float(v) for v in calibrated[2:])
             # a quotation or a fact often follows the sentence that names the topic
             beside = (out[i - 1] if i else None, out[i + 1] if i + 1 < len(out) else None)
             near = [o.features["coverage"] for o in beside if o is not None and o.passage == c.passage]
