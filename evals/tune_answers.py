@@ -51,8 +51,8 @@ from assistant.evaluation.metrics import normalise  # noqa: E402
 from assistant.records import Passage  # noqa: E402
 from assistant.retrieve import Query  # noqa: E402
 
-GRID = {"keep_ratio": [0.05, 0.1, 0.2, 0.35, 0.5], "part_ratio": [0.01, 0.05, 0.15], "reference_ratio": [0.3, 0.6],
-        "list_ratio": [100.0, 0.5, 0.2, 0.05], "other_ratio": [0.0, 0.5]}
+GRID = {"keep_ratio": [0.02, 0.05, 0.1, 0.2, 0.35, 0.5], "part_ratio": [0.01, 0.05, 0.15],
+        "reference_ratio": [0.3, 0.6], "list_ratio": [100.0, 0.5, 0.2, 0.05], "other_ratio": [0.0, 0.5]}
 L2 = 0.1
 MAX_FALSE_ABSTENTION = 0.05
 CITATION_WEIGHT = 0.5  # selection objective: answer-key accuracy + this × citation precision

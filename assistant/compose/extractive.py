@@ -163,8 +163,11 @@ class ExtractiveComposer:
                 continue
             if c.passage not in {o.passage for o in chosen} and c.p < self.model.other_ratio * best.p:
                 continue  # another passage, another citation: only for a sentence nearly as likely
-            if c.matched <= covered:
-                continue  # says nothing about a part of the question not already answered
+            if c.matched <= covered and c.passage not in {o.passage for o in chosen}:
+                # from a passage not yet cited it must speak to a part of the question not yet answered;
+                # a further sentence of a cited passage costs no new citation, and the one holding the fact
+                # often shares no word with the question (a paraphrase, the other language)
+                continue
             chosen.append(c)
             covered |= c.matched
             # a further sentence that announces a list brings its items, as the best one does

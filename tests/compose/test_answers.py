@@ -192,3 +192,25 @@ def test_a_two_part_question_whose_best_sentence_is_a_reference_entry_is_answere
     entry = candidate(0, "17. China becomes the largest market for ferroalloys [Electronic resource].", 1.0, True)
     prose = candidate(80, "Trade grew in many ways over the years.", 0.001, False)
     assert composer.select([entry, prose], parts=(("china",), ("ferroalloy",))) == [entry]
+
+
+def test_a_further_sentence_of_a_cited_passage_needs_no_new_question_word(bot: Assistant):
+    """The sentence that holds the fact often shares no word with the question (a paraphrase, the other
+    language): from a passage already cited it is quoted when likely enough; from another passage it
+    must still speak to a part of the question not yet answered."""
+    from dataclasses import replace as with_
+
+    from assistant.compose.evidence import Candidate
+    from assistant.compose.extractive import ExtractiveComposer
+
+    def candidate(passage: int, start: int, text: str, p: float, matched: frozenset[str]) -> Candidate:
+        return Candidate(passage=passage, start=start, end=start + len(text), text=text, language="en",
+                         terms=matched, matched=matched, reference=False, p=p, score=p)
+
+    composer = ExtractiveComposer(bot.retriever(), max_sentences=4)
+    composer.model = with_(composer.model, keep_ratio=0.05, other_ratio=0.0)
+    topic = candidate(0, 0, "China's digital economy goal is ambitious in many respects.", 1.0,
+                      frozenset({"china", "goal"}))
+    fact = candidate(0, 60, "It promotes digital industrialization and clusters.", 0.5, frozenset())
+    elsewhere = candidate(1, 0, "Other countries pursue other aims entirely.", 0.9, frozenset())
+    assert composer.select([topic, elsewhere, fact]) == [topic, fact]
