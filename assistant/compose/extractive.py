@@ -89,7 +89,7 @@ class Assessment:
 class ExtractiveComposer:
     name = "extractive"
 
-    def __init__(self, retriever, max_sentences: int = 3, abstain_threshold: float | None = None,
+    def __init__(self, retriever, max_sentences: int = 4, abstain_threshold: float | None = None,
                  model: AnswerModel | None = None) -> None:
         self.retriever = retriever
         self.max_sentences = max_sentences
