@@ -161,12 +161,12 @@ class ExtractiveComposer:
                 break
             if c in chosen or c.p < self.model.keep_ratio * best.p:
                 continue
-            if c.passage not in {o.passage for o in chosen} and c.p < self.model.other_ratio * best.p:
-                continue  # another passage, another citation: only for a sentence nearly as likely
-            if c.matched <= covered and c.passage not in {o.passage for o in chosen}:
-                # from a passage not yet cited it must speak to a part of the question not yet answered;
-                # a further sentence of a cited passage costs no new citation, and the one holding the fact
-                # often shares no word with the question (a paraphrase, the other language)
+            if c.passage not in {o.passage for o in chosen} and (
+                    c.p < self.model.other_ratio * best.p or c.matched <= covered):
+                # another passage, another citation: only for a sentence nearly as likely that speaks to a
+                # part of the question not yet answered. A further sentence of a cited passage costs no new
+                # citation, and the one holding the fact often shares no word with the question (a
+                # paraphrase, the other language)
                 continue
             chosen.append(c)
             covered |= c.matched
