@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup lexicon run ui index ask test test-fast lint typecheck eval tune check-floor bench browser clean
+.PHONY: setup lexicon run ui index ask test test-fast lint typecheck eval tune headroom check-floor bench browser clean
 
 setup: $(STAMP) lexicon
 
@@ -59,6 +59,9 @@ eval: setup               ## write evals/reports/ (main set); HOLDOUT=1 for the 
 tune: setup               ## refit retrieval weights and the answer models on the main set (cross-validated)
 	$(BIN)/python evals/tune_retrieval.py
 	$(BIN)/python evals/tune_answers.py
+
+headroom: setup           ## how far the composer's own evidence can go: ceilings on the main set (~15 min)
+	$(BIN)/python evals/headroom.py
 
 check-floor: setup       ## the CI gate: the default model's figures against evals/floor.json
 	ASSISTANT_INDEX_DIR=build/eval-index $(BIN)/assistant eval --check-floor --out build/eval-ci

