@@ -25,7 +25,6 @@ The held-out set is never read here.
 from __future__ import annotations
 
 import argparse
-import random
 import sys
 from pathlib import Path
 
@@ -37,30 +36,12 @@ from tune_answers import (
     FOLDS,
     ROOT,
     Assistant,
-    Case,
     ExtractiveComposer,
-    answer_rows,
-    candidates,
     figures,
-    fit,
-    label,
-    load_questions,
+    load_cases,
+    make_folds,
+    out_of_fold,
 )
-
-
-def out_of_fold(cases: list[Case], folds: list[list[int]], base: ExtractiveComposer, texts: dict[str, str],
-                share: float = 1.0) -> list[dict]:
-    """Each fold answered by a model fitted on (``share`` of) the other folds."""
-    rows: list[dict | None] = [None] * len(cases)
-    for i, held in enumerate(folds):
-        train = [cases[j] for f in folds[:i] + folds[i + 1:] for j in f]
-        if share < 1.0:
-            train = random.Random(i).sample(train, round(share * len(train)))
-        model = fit(train, base, texts)
-        composer = ExtractiveComposer(base.retriever, base.max_sentences, model=model)
-        for j, row in zip(held, answer_rows([cases[j] for j in held], composer, texts), strict=True):
-            rows[j] = row
-    return [r for r in rows if r is not None]
 
 
 def roc_table(rows: list[dict], rates: tuple[float, ...] = (0.05, 0.1, 0.2, 0.3)) -> tuple[float, list[tuple]]:
@@ -96,15 +77,8 @@ def main() -> None:
     retriever = bot.retriever()
     texts = {s: d.text for s, d in retriever.index.documents.items()}
     base = ExtractiveComposer(retriever, bot.settings.max_answer_sentences)
-    cases = []
-    for q in load_questions(args.questions):
-        query = retriever.analyse(q.question)
-        passages = retriever.search(query, k=bot.settings.top_k)
-        found = candidates(query, passages, retriever)
-        cases.append(Case(q, query, passages, found, np.array([label(c, q) for c in found], dtype=int)))
-    order = list(range(len(cases)))
-    random.Random(0).shuffle(order)  # the folds of evals/tune_answers.py
-    folds = [order[i::FOLDS] for i in range(FOLDS)]
+    cases = load_cases(retriever, args.questions, bot.settings.top_k)
+    folds = make_folds(len(cases))  # the folds of evals/tune_answers.py
 
     rows = out_of_fold(cases, folds, base, texts)
     cv = figures(rows)
@@ -132,7 +106,7 @@ def main() -> None:
     if not args.no_curve:
         print("5. learning curve (share of each fold's training questions → CV accuracy / abstention):")
         for share in (0.5, 0.75):
-            f = figures(out_of_fold(cases, folds, base, texts, share))
+            f = figures(out_of_fold(cases, folds, base, texts, share=share))
             print(f"   {share:.2f} → {f['accuracy']:.3f} / {f['abstention']:.3f}", flush=True)
         print(f"   1.00 → {cv['accuracy']:.3f} / {cv['abstention']:.3f}")
 

@@ -31,6 +31,7 @@ import itertools
 import random
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -175,6 +176,45 @@ def fit(cases: list[Case], base: ExtractiveComposer, texts: dict[str, str],
     return replace(best, abstain_below=round(float(np.median(chosen)), 4))
 
 
+def load_cases(retriever, path: Path, k: int, first: int = 0) -> list[Case]:
+    """Each question of ``path`` (its first ``first`` only, when given) retrieved (``k`` passages),
+    with its candidate sentences and their labels."""
+    questions = load_questions(path)
+    cases = []
+    for q in questions[:first] if first > 0 else questions:
+        query = retriever.analyse(q.question)
+        passages = retriever.search(query, k=k)
+        found = candidates(query, passages, retriever)
+        cases.append(Case(q, query, passages, found, np.array([label(c, q) for c in found], dtype=int)))
+    return cases
+
+
+def make_folds(n: int) -> list[list[int]]:
+    """The FOLDS folds of ``n`` questions (a fixed shuffle, so every script cross-validates alike)."""
+    order = list(range(n))
+    random.Random(0).shuffle(order)
+    return [order[i::FOLDS] for i in range(FOLDS)]
+
+
+def out_of_fold(cases: list[Case], folds: list[list[int]], base: ExtractiveComposer, texts: dict[str, str],
+                citation_weight: float = CITATION_WEIGHT, share: float = 1.0,
+                on_fold: Callable[[int, AnswerModel, list[dict]], None] | None = None) -> list[dict]:
+    """Each fold answered by a model fitted on (``share`` of) the other folds; ``on_fold(i, model,
+    rows)`` sees each fold's model and answers. The rows come back in fold order."""
+    held_rows: list[dict] = []
+    for i, held in enumerate(folds):
+        train = [cases[j] for f in folds[:i] + folds[i + 1:] for j in f]
+        if share < 1.0:
+            train = random.Random(i).sample(train, round(share * len(train)))
+        model = fit(train, base, texts, citation_weight)
+        composer = ExtractiveComposer(base.retriever, base.max_sentences, model=model)
+        rows = answer_rows([cases[j] for j in held], composer, texts)
+        if on_fold is not None:
+            on_fold(i, model, rows)
+        held_rows += rows
+    return held_rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--questions", type=Path, default=ROOT / "evals" / "questions.jsonl")
@@ -191,29 +231,16 @@ def main() -> None:
     retriever = bot.retriever()
     texts = {s: d.text for s, d in retriever.index.documents.items()}
     base = ExtractiveComposer(retriever, bot.settings.max_answer_sentences)
-    cases = []
-    questions = load_questions(args.questions)
-    for q in questions[:args.first] if args.first > 0 else questions:
-        query = retriever.analyse(q.question)
-        passages = retriever.search(query, k=bot.settings.top_k)
-        found = candidates(query, passages, retriever)
-        cases.append(Case(q, query, passages, found, np.array([label(c, q) for c in found], dtype=int)))
+    cases = load_cases(retriever, args.questions, bot.settings.top_k, args.first)
     print(f"{len(cases)} questions, {sum(len(c.found) for c in cases)} candidate sentences, "
           f"{int(sum(c.labels.sum() for c in cases))} positive")
 
-    order = list(range(len(cases)))
-    random.Random(0).shuffle(order)
-    folds = [order[i::FOLDS] for i in range(FOLDS)]
-    held_rows: list[dict] = []
-    for i, held in enumerate(folds):
-        train = [cases[j] for f in folds[:i] + folds[i + 1:] for j in f]
-        model = fit(train, base, texts, args.citation_weight)
-        composer = ExtractiveComposer(retriever, base.max_sentences, model=model)
-        rows = answer_rows([cases[j] for j in held], composer, texts)
-        held_rows += rows
+    def report(i: int, model: AnswerModel, rows: list[dict]) -> None:
         scored = ", ".join(f"{k} {v:.3f}" for k, v in figures(rows).items())
         print(f"fold {i + 1}: abstain below {model.abstain_below:.3f}, keep ratio {model.keep_ratio} → {scored}",
               flush=True)
+
+    held_rows = out_of_fold(cases, make_folds(len(cases)), base, texts, args.citation_weight, on_fold=report)
     cv = figures(held_rows)
     print("cross-validated: " + ", ".join(f"{k} {v:.3f}" for k, v in cv.items()))
 
